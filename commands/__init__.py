@@ -1,0 +1,1 @@
+"""The mailops command line: thin Typer commands over the `mailops` engine."""

@@ -1,0 +1,56 @@
+"""Shared CLI state: the effective config and store access, built lazily per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+
+from mailops.config import Config, load_config
+
+if TYPE_CHECKING:
+    from mailops.store import Store
+
+
+@dataclass
+class State:
+    """What the root callback learns from global flags."""
+
+    home: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        """The effective config (loaded on first use)."""
+        if self._config is None:
+            self._config = load_config(self.home)
+        return self._config
+
+
+def state(ctx: typer.Context) -> State:
+    """The State of this invocation (the root callback stores it on the context)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def open_store(ctx: typer.Context, *, readonly: bool = False) -> Store:
+    """Open the store under the effective data dir.
+
+    Readers open read-write when they can so they can finish indexing messages
+    the daemon stored but has not parsed yet (after a crash, say).
+    """
+    from mailops.store import Store
+
+    path = state(ctx).config.paths.store_file
+    if readonly:
+        store = Store(path, readonly=True)
+        if store.pending_count():
+            store.close()
+            store = Store(path)
+            while store.index_pending(1000):
+                pass
+        return store
+    return Store(path)

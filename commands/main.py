@@ -1,0 +1,71 @@
+"""The `mailops` entry point: global flags, command registration, error handling.
+
+Engine errors (`MailopsError`) become one line on stderr and their exit code;
+see docs/exit-codes.md. Nothing here prints a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from mailops import __version__
+from mailops.errors import MailopsError
+
+from . import config_cmd, doctor, mailbox, serve
+from .context import state
+
+app = typer.Typer(
+    name="mailops",
+    help="Mail operations from the terminal: catch, store, search and send mail.\n\n"
+         "Example: mailops serve  (then, in another shell)  mailops ls",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mailops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: str | None = typer.Option(
+        None, "--home", metavar="DIR",
+        help="Keep config and data in DIR (overrides MAILOPS_HOME)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Mail operations from the terminal."""
+    state(ctx).home = home
+
+
+for module in (serve, mailbox, config_cmd, doctor):
+    module.register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        code = app(standalone_mode=False)
+    except MailopsError as exc:
+        sys.stderr.write(f"mailops: error: {exc.message}\n")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("mailops: aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

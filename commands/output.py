@@ -1,0 +1,87 @@
+"""Rendering shared by every command: rich tables for people, JSON and CSV for scripts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+
+class Format(StrEnum):
+    """Output formats every listing command accepts."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def format_option() -> Any:
+    """The shared `--format` option (`--json` and `--csv` are shorthands)."""
+    return typer.Option(Format.table, "--format", help="Output format: table, json or csv.")
+
+
+def pick_format(fmt: Format, as_json: bool, as_csv: bool) -> Format:
+    """Resolve `--json`/`--csv` shorthands against `--format`."""
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv exclude each other")
+    if as_json:
+        return Format.json
+    if as_csv:
+        return Format.csv
+    return fmt
+
+
+def print_json(data: Any) -> None:
+    """Pretty JSON on stdout (stable key order as given)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """CSV with a header line; lists joined with ', '."""
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+                title: str | None = None) -> None:
+    """A rich table (colours only on a TTY without NO_COLOR)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col, overflow="fold", justify="right" if col in {"id", "size"} else "left")
+    for row in rows:
+        table.add_row(*[_cell(row.get(c)) for c in columns])
+    Console(soft_wrap=False).print(table)
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[str],
+           title: str | None = None) -> None:
+    """Print rows in the chosen format (JSON gets every field, tables the columns)."""
+    if fmt is Format.json:
+        print_json(list(rows))
+    elif fmt is Format.csv:
+        print_csv(rows, columns)
+    else:
+        print_table(rows, columns, title)
+
+
+def err(message: str) -> None:
+    """A one-line message on stderr."""
+    sys.stderr.write(f"mailops: {message}\n")

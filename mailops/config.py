@@ -1,0 +1,165 @@
+"""Effective configuration: defaults, then the TOML file, then `MAILOPS_*`
+environment variables, then command-line flags, each overriding the one before.
+
+Every value remembers where it came from so `mailops config show` can explain it.
+Keys are dotted (`serve.max_size`); the environment variable of a key is
+`MAILOPS_` + the key upper-cased with dots as underscores (`MAILOPS_SERVE_MAX_SIZE`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailops.errors import ConfigError
+from mailops.paths import Paths, resolve_paths
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One known configuration key."""
+
+    key: str
+    kind: type  # int, str, bool or list (of str)
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that overrides this key."""
+        return "MAILOPS_" + self.key.upper().replace(".", "_")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("serve.listen", list, ["127.0.0.1:2525"], "HOST:PORT addresses to listen on"),
+    Setting("serve.hostname", str, "mailops.localhost", "name in the SMTP banner and EHLO"),
+    Setting("serve.max_size", int, 25 * 1024 * 1024, "largest accepted message, bytes"),
+    Setting("serve.max_recipients", int, 1000, "most RCPT TO per message"),
+    Setting("serve.auth", str, "none", "SMTP AUTH: none or any"),
+    Setting("serve.command_timeout", int, 300, "seconds a client may take per command"),
+    Setting("serve.allow_public", bool, False, "allow binding non-loopback addresses"),
+    Setting("serve.log_format", str, "text", "log lines: text or json"),
+    Setting("send.server", str, "127.0.0.1:2525", "default SMTP server for `send`"),
+    Setting("send.from", str, "mailops@localhost", "default envelope and From address"),
+    Setting("send.timeout", int, 30, "seconds to wait for each SMTP step"),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass
+class Config:
+    """The effective configuration plus the origin of each value."""
+
+    paths: Paths
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        """The effective value of a known key."""
+        return self.values[key]
+
+    def get_int(self, key: str) -> int:
+        """A key declared as int."""
+        value = self.values[key]
+        assert isinstance(value, int)
+        return value
+
+    def get_str(self, key: str) -> str:
+        """A key declared as str."""
+        return str(self.values[key])
+
+    def get_list(self, key: str) -> list[str]:
+        """A key declared as a list of strings."""
+        return list(self.values[key])
+
+    def set(self, key: str, value: Any, source: str) -> None:
+        """Override a key (flags use this), checking its type."""
+        self.values[key] = _coerce(_setting(key), value, source)
+        self.sources[key] = source
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every key with its value and origin, for `config show`."""
+        return [
+            {"key": s.key, "value": self.values[s.key], "source": self.sources[s.key],
+             "env": s.env_var, "help": s.help}
+            for s in SETTINGS
+        ]
+
+
+def _setting(key: str) -> Setting:
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise ConfigError(f"unknown config key {key!r}") from None
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    """Check or convert a value to the setting's kind; strings come from env vars."""
+    kind = setting.kind
+    where = f"{setting.key} (from {source})"
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false",
+                                                         "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    if kind is list:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    if isinstance(value, str):
+        return value
+    raise ConfigError(f"{where}: expected a string, got {value!r}")
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, key + "."))
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(home: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Build the effective config from defaults, the TOML file and the environment."""
+    env = os.environ if environ is None else environ
+    paths = resolve_paths(home)
+    cfg = Config(paths)
+    for s in SETTINGS:
+        cfg.values[s.key] = s.default
+        cfg.sources[s.key] = "default"
+    cfile = paths.config_file
+    if cfile.exists():
+        try:
+            data = tomllib.loads(cfile.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {cfile}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{cfile}: invalid TOML: {exc}") from None
+        for key, value in _flatten(data).items():
+            if key not in _BY_KEY:
+                raise ConfigError(f"{cfile}: unknown key {key!r}")
+            cfg.set(key, value, str(cfile))
+    for s in SETTINGS:
+        if s.env_var in env:
+            cfg.set(s.key, env[s.env_var], s.env_var)
+    return cfg

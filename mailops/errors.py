@@ -1,0 +1,84 @@
+"""The single exception hierarchy of mailops.
+
+Every error the engine raises on purpose is a `MailopsError`. Each area has its own
+subclass carrying the process exit code the CLI uses, so scripts can tell a usage
+problem from a missing message from a network failure. The codes are documented
+in docs/exit-codes.md and must stay stable.
+"""
+
+from __future__ import annotations
+
+
+class MailopsError(Exception):
+    """Base class: a one-line, user-facing message and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        """The one-line message shown to the user."""
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class UsageError(MailopsError):
+    """Bad options or arguments given by the user."""
+
+    exit_code = 2
+
+
+class ConfigError(MailopsError):
+    """The config file or an environment variable is invalid."""
+
+    exit_code = 3
+
+
+class StoreError(MailopsError):
+    """The mail store cannot be opened, read or written."""
+
+    exit_code = 4
+
+
+class NotFoundError(StoreError):
+    """A message (or other stored object) does not exist."""
+
+    exit_code = 5
+
+
+class ImportFailed(MailopsError):
+    """A file or folder given to import cannot be read."""
+
+    exit_code = 6
+
+
+class ServeError(MailopsError):
+    """The receive daemon cannot start or be controlled (port in use, bad TLS files)."""
+
+    exit_code = 7
+
+
+class TimeoutExpired(MailopsError):
+    """A wait ran out of time before its condition held."""
+
+    exit_code = 8
+
+
+class SendError(MailopsError):
+    """Sending failed; the exit code tells at which SMTP stage.
+
+    10 connect, 11 TLS, 12 auth, 13 MAIL FROM, 14 RCPT TO, 15 DATA, 16 message build.
+    """
+
+    exit_code = 10
+
+    CONNECT = 10
+    TLS = 11
+    AUTH = 12
+    MAIL = 13
+    RCPT = 14
+    DATA = 15
+    BUILD = 16

@@ -1,0 +1,1 @@
+"""The receive daemon: SMTP protocol (aiosmtpd) separate from mailops' policy."""

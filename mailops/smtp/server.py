@@ -1,0 +1,210 @@
+"""Run the receive daemon: listeners, the group-commit writer and the indexer."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import signal
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailops.errors import ServeError, UsageError
+from mailops.smtp.chaos import Chaos, Trigger
+from mailops.smtp.handler import CatcherHandler, MailopsSMTP, accept_any_login
+from mailops.smtp.indexer import Indexer
+from mailops.smtp.logfmt import event
+from mailops.smtp.tls import self_signed, server_context
+from mailops.smtp.writer import GroupCommitWriter
+
+
+@dataclass
+class Listener:
+    """One address to listen on; `implicit_tls` for SMTPS-style listeners."""
+
+    host: str
+    port: int
+    implicit_tls: bool = False
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass
+class ServeOptions:
+    """Everything `mailops serve` needs; built by the CLI from config and flags."""
+
+    store_path: Path
+    listeners: list[Listener]
+    hostname: str = "mailops.localhost"
+    max_size: int = 25 * 1024 * 1024
+    max_recipients: int = 1000
+    auth: str = "none"
+    timeout: float = 300.0
+    allow_public: bool = False
+    starttls: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_dir: Path | None = None  # where a self-signed certificate is kept
+    chaos: list[Trigger] = field(default_factory=list)
+    chaos_seed: int | None = None
+    event_loop: str = "uvloop"
+    synchronous: str = "FULL"
+
+
+def parse_listen(spec: str, implicit_tls: bool = False) -> Listener:
+    """Parse `HOST:PORT` or `[V6]:PORT`."""
+    text = spec.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        port_s = rest[1:] if rest.startswith(":") else ""
+        ok = bool(sep)
+    else:
+        host, _, port_s = text.rpartition(":")
+        ok = ":" not in host
+    if not ok or not host or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+        raise UsageError(
+            f"--listen {spec!r}: expected HOST:PORT, e.g. 127.0.0.1:2525 or [::1]:2525")
+    return Listener(host, int(port_s), implicit_tls)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_options(opts: ServeOptions) -> None:
+    if not opts.listeners:
+        raise UsageError("nothing to listen on: give at least one --listen HOST:PORT")
+    if opts.auth not in {"none", "any"}:
+        raise UsageError(f"--auth {opts.auth!r}: expected none or any")
+    if opts.max_size <= 0 or opts.max_recipients <= 0:
+        raise UsageError("--max-size and --max-recipients must be positive")
+    for lst in opts.listeners:
+        if not opts.allow_public and not is_loopback(lst.host):
+            raise ServeError(
+                f"refusing to listen on {lst}: not a loopback address. mailops accepts mail "
+                "for anyone; pass --allow-public if you really want it reachable")
+    if (opts.tls_cert is None) != (opts.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+
+
+def _tls_context(opts: ServeOptions) -> ssl.SSLContext | None:
+    wants_tls = opts.starttls or any(lst.implicit_tls for lst in opts.listeners)
+    if not wants_tls:
+        return None
+    cert, key = opts.tls_cert, opts.tls_key
+    if cert is None or key is None:
+        directory = opts.tls_dir or opts.store_path.parent / "tls"
+        cert, key = self_signed(directory, opts.hostname)
+    return server_context(cert, key)
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.new_event_loop()
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        return loop
+    if kind == "asyncio":
+        return asyncio.new_event_loop()
+    raise UsageError(f"--loop {kind!r}: expected uvloop or asyncio")
+
+
+def _protocol_factory(opts: ServeOptions, handler: CatcherHandler,
+                      starttls: ssl.SSLContext | None) -> Callable[[], MailopsSMTP]:
+    loop = asyncio.get_running_loop()
+
+    def factory() -> MailopsSMTP:
+        return MailopsSMTP(
+            handler, data_size_limit=opts.max_size, enable_SMTPUTF8=True,
+            hostname=opts.hostname, ident="mailops", tls_context=starttls,
+            timeout=opts.timeout, auth_require_tls=False,
+            authenticator=accept_any_login if opts.auth == "any" else None,
+            auth_exclude_mechanism=["LOGIN", "PLAIN"] if opts.auth == "none" else None,
+            loop=loop)
+
+    return factory
+
+
+async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLContext | None
+                  ) -> list[asyncio.base_events.Server]:
+    loop = asyncio.get_running_loop()
+    servers: list[asyncio.base_events.Server] = []
+    for lst in opts.listeners:
+        # Implicit-TLS listeners wrap the socket; plain ones may offer STARTTLS.
+        starttls = tls if opts.starttls and not lst.implicit_tls else None
+        factory = _protocol_factory(opts, handler, starttls)
+        try:
+            server = await loop.create_server(
+                factory, host=lst.host, port=lst.port, reuse_address=True,
+                ssl=tls if lst.implicit_tls else None,
+                family=socket.AF_INET6 if ":" in lst.host else socket.AF_UNSPEC)
+        except OSError as exc:
+            for s in servers:
+                s.close()
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise ServeError(f"cannot listen on {lst}: {reason}") from None
+        servers.append(server)
+    return servers
+
+
+def bound_addresses(servers: list[asyncio.base_events.Server]) -> list[str]:
+    """The actual HOST:PORT of every socket (port 0 resolves to the real port)."""
+    out: list[str] = []
+    for server in servers:
+        for sock in server.sockets:
+            host, port = sock.getsockname()[:2]
+            out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return out
+
+
+def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM; on stop, finish writing what was accepted."""
+    _check_options(opts)
+    tls = _tls_context(opts)
+    loop = _new_loop(opts.event_loop)
+    indexer = Indexer(opts.store_path)
+    writer = GroupCommitWriter(opts.store_path, on_commit=indexer.wake,
+                               synchronous=opts.synchronous)
+    writer.start()
+    indexer.start()
+    handler = CatcherHandler(writer, max_recipients=opts.max_recipients, auth=opts.auth,
+                             chaos=Chaos(opts.chaos, opts.chaos_seed))
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        servers = await _listen(opts, handler, tls)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        addresses = bound_addresses(servers)
+        event("listening", addresses=addresses, store=str(opts.store_path))
+        if on_ready is not None:
+            on_ready(addresses)
+        await stop.wait()
+        for server in servers:
+            server.close()
+        # Give sessions in DATA a moment to get their 250 before the loop ends.
+        await asyncio.sleep(0.2)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+            writer.stop()
+            indexer.stop()
+            event("stopped", messages=writer.messages, batches=writer.batches)

@@ -1,0 +1,55 @@
+"""The store's schema as forward migrations, applied in order on open.
+
+`PRAGMA user_version` records how many have run. Never edit a released migration:
+append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: messages (summary columns), bodies (raw bytes, zstd), texts + FTS5 index.
+    """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        mail_from TEXT,
+        rcpt_to TEXT NOT NULL DEFAULT '[]',
+        peer TEXT,
+        source TEXT NOT NULL DEFAULT 'smtp',
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        indexed INTEGER NOT NULL DEFAULT 0,
+        message_id TEXT,
+        date TEXT,
+        date_ts REAL,
+        from_addr TEXT NOT NULL DEFAULT '',
+        to_addrs TEXT NOT NULL DEFAULT '[]',
+        cc_addrs TEXT NOT NULL DEFAULT '[]',
+        subject TEXT NOT NULL DEFAULT '',
+        attachments INTEGER NOT NULL DEFAULT 0,
+        attachment_names TEXT NOT NULL DEFAULT '[]',
+        folder TEXT NOT NULL DEFAULT 'INBOX',
+        flags TEXT NOT NULL DEFAULT '',
+        defects TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX messages_pending ON messages(id) WHERE indexed = 0;
+    CREATE INDEX messages_sha256 ON messages(sha256);
+    CREATE INDEX messages_message_id ON messages(message_id);
+    CREATE TABLE bodies (
+        id INTEGER PRIMARY KEY,
+        raw BLOB NOT NULL
+    );
+    CREATE TABLE texts (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        addresses TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attachments TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE texts_fts USING fts5(
+        subject, addresses, body, attachments,
+        content='texts', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    """,
+)

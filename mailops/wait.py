@@ -1,0 +1,47 @@
+"""Block until matching messages arrive: the engine behind `mailops wait` for CI."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mailops.errors import StoreError, TimeoutExpired
+from mailops.store import MessageRow, Store
+
+
+def wait_for(store_path: Path, query: str | None, *, timeout: float, count: int = 1,
+             since_now: bool = True, interval: float = 0.1) -> list[MessageRow]:
+    """Return the first `count` messages matching `query`.
+
+    With `since_now`, only messages stored after the call began count. Raises
+    TimeoutExpired when `timeout` seconds pass first. The store may not exist
+    yet (the daemon is still starting): that counts as empty.
+    """
+    deadline = time.monotonic() + timeout
+    store: Store | None = None
+    baseline: int | None = None
+    try:
+        while True:
+            if store is None and store_path.exists():
+                try:
+                    store = Store(store_path)
+                except StoreError:
+                    store = None
+            if store is not None:
+                if baseline is None:
+                    baseline = store.max_id() if since_now else 0
+                if store.pending_count():
+                    store.index_pending(1000)
+                rows = store.list(query, limit=count, after_id=baseline, oldest_first=True)
+                if len(rows) >= count:
+                    return rows
+            elif baseline is None:
+                baseline = 0
+            if time.monotonic() >= deadline:
+                what = f" matching {query!r}" if query else ""
+                raise TimeoutExpired(
+                    f"timed out after {timeout:g}s waiting for {count} message(s){what}")
+            time.sleep(interval)
+    finally:
+        if store is not None:
+            store.close()
