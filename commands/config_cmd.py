@@ -8,7 +8,7 @@ from .context import state
 from .output import Format, pick_format, render
 
 config_app = typer.Typer(help="Inspect configuration.\n\nExample: mailops config show",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 
 
 @config_app.command("show")
