@@ -35,7 +35,8 @@ def path(ctx: typer.Context) -> None:
     """Print the config file, data directory and store paths.
 
     \b
-    Example:
+    Examples:
+      mailops config path
       mailops --home /tmp/m config path
     """
     paths = state(ctx).config.paths

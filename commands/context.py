@@ -39,13 +39,14 @@ def state(ctx: typer.Context) -> State:
 def open_store(ctx: typer.Context, *, readonly: bool = False) -> Store:
     """Open the store under the effective data dir.
 
-    Readers open read-write when they can so they can finish indexing messages
-    the daemon stored but has not parsed yet (after a crash, say).
+    A reader on a fresh install gets a new empty store rather than an error. Readers
+    switch to read-write when messages are stored but not yet parsed (the daemon
+    was killed, say) so listings are complete.
     """
     from mailops.store import Store
 
     path = state(ctx).config.paths.store_file
-    if readonly:
+    if readonly and path.exists():
         store = Store(path, readonly=True)
         if store.pending_count():
             store.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from mailops import __version__
@@ -59,12 +58,20 @@ def run() -> None:
     except MailopsError as exc:
         sys.stderr.write(f"mailops: error: {exc.message}\n")
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("mailops: aborted\n")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # click-style usage errors from the vendored parser
+        # One line, not click's usage block: scripts grep stderr.
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: show its help
+            sys.stderr.write(str(getattr(exc, "format_message", lambda: "")()) + "\n")
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        fmt = getattr(exc, "format_message", None)
+        text = fmt() if callable(fmt) else str(exc)
+        sys.stderr.write(f"mailops: error: {text}{where}\n")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:

@@ -142,7 +142,7 @@ def load_config(home: str | os.PathLike[str] | None = None,
                 environ: Mapping[str, str] | None = None) -> Config:
     """Build the effective config from defaults, the TOML file and the environment."""
     env = os.environ if environ is None else environ
-    paths = resolve_paths(home)
+    paths = resolve_paths(home, env)
     cfg = Config(paths)
     for s in SETTINGS:
         cfg.values[s.key] = s.default

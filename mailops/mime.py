@@ -50,6 +50,14 @@ class Parsed:
     defects: list[str] = field(default_factory=list)
 
 
+def clean(text: str) -> str:
+    """Make parser output storable: 8-bit header bytes arrive as surrogate escapes
+    (undecodable in UTF-8); read them as UTF-8 with replacement, drop NULs."""
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
 def parse_message(raw: bytes) -> EmailMessage:
     """Parse raw bytes with the modern policy (never raises on malformed input)."""
     msg = _PARSER.parsebytes(raw)
@@ -66,7 +74,7 @@ def _header(msg: Message, name: str, defects: list[str]) -> str | None:
     if value is None:
         return None
     try:
-        return str(value)
+        return clean(str(value))
     except Exception as exc:
         defects.append(f"header {name}: {type(exc).__name__}")
         return None
@@ -84,13 +92,13 @@ def _addresses(msg: Message, name: str, defects: list[str]) -> list[str]:
         try:
             groups = getattr(value, "addresses", None)
             if groups is not None:
-                out.extend(str(a) for a in groups)
+                out.extend(clean(str(a)) for a in groups)
                 continue
         except Exception as exc:
             defects.append(f"header {name}: {type(exc).__name__}")
         for display, addr in email.utils.getaddresses([str(value)]):
             if addr or display:
-                out.append(email.utils.formataddr((display, addr)) if display else addr)
+                out.append(clean(email.utils.formataddr((display, addr)) if display else addr))
     return out
 
 
@@ -98,12 +106,12 @@ def _part_text(part: Message, defects: list[str]) -> str:
     try:
         content = part.get_content()  # type: ignore[attr-defined]
         if isinstance(content, str):
-            return content
+            return clean(content)
     except Exception as exc:
         defects.append(f"part {part.get_content_type()}: {type(exc).__name__}")
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
-        return payload.decode("utf-8", errors="replace")
+        return clean(payload.decode("utf-8", errors="replace"))
     return ""
 
 
@@ -144,6 +152,7 @@ def summarize(raw: bytes) -> Parsed:
         ctype = part.get_content_type()
         try:
             filename = part.get_filename()
+            filename = clean(filename) if filename else None
         except Exception:
             filename = None
         disposition = part.get_content_disposition()

@@ -8,6 +8,7 @@ config and data directories are used (via platformdirs).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,13 @@ class Paths:
         return self.data_dir / "run"
 
 
-def resolve_paths(home: str | os.PathLike[str] | None = None) -> Paths:
+def resolve_paths(home: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Paths:
     """Resolve paths: an explicit home, then `MAILOPS_HOME`, then platform dirs."""
     if home is not None:
         root = Path(home).expanduser().resolve()
         return Paths(root, root, "--home")
-    env = os.environ.get("MAILOPS_HOME")
+    env = (os.environ if environ is None else environ).get("MAILOPS_HOME")
     if env:
         root = Path(env).expanduser().resolve()
         return Paths(root, root, "MAILOPS_HOME")

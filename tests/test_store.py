@@ -1,0 +1,99 @@
+"""The store on its own: byte-for-byte raw, deferred indexing, search, delete, readers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mailops.errors import NotFoundError, StoreError
+from mailops.mime import summarize
+from mailops.store import Incoming, Store
+from mailops.store.schema import MIGRATIONS
+
+RAW = (b"From: Zo\xc3\xab <zoe@example.test>\r\nTo: a@example.test, B <b@example.test>\r\n"
+       b"Subject: =?utf-8?q?Caf=C3=A9_menu?=\r\nDate: Tue, 3 Mar 2026 10:00:00 +0100\r\n"
+       b"Message-ID: <menu@example.test>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+       b"<html><body><p>Cr\xc3\xa8me br\xc3\xbbl\xc3\xa9e</p><a href='https://x.test/m'>menu</a>"
+       b"<script>evil()</script></body></html>\r\n")
+
+
+def test_add_raw_then_index(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        [msg_id] = store.add_raw([Incoming(RAW, "zoe@example.test", ["a@example.test"])])
+        assert store.pending_count() == 1
+        assert store.raw(msg_id) == RAW
+        assert store.list("creme") == []  # not indexed yet
+        assert store.index_pending() == 1
+        assert store.index_pending() == 0
+        row = store.get(msg_id)
+        assert row["subject"] == "Café menu"
+        assert row["from"] == "Zoë <zoe@example.test>"
+        assert row["to"] == ["a@example.test", "B <b@example.test>"]
+        assert row["date"] == "2026-03-03T09:00:00+00:00"
+        # diacritics and case fold both ways; HTML reduced, scripts dropped
+        assert [r["id"] for r in store.list("CREME brulee")] == [msg_id]
+        assert [r["id"] for r in store.list("café")] == [msg_id]
+        assert store.list("evil") == []
+        assert [r["id"] for r in store.list("men*")] == [msg_id]
+
+
+def test_index_is_idempotent_across_two_indexers(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as a, Store(path) as b:
+        a.add_raw([Incoming(RAW) for _ in range(5)])
+        assert a.index_pending() + b.index_pending() == 5
+        assert len(a.list("menu", limit=10)) == 5
+
+
+def test_delete_removes_from_index(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        ids = store.add_parsed([(Incoming(RAW, source="import"), summarize(RAW))] * 3)
+        assert store.delete([ids[0], 999]) == 1
+        assert sorted(r["id"] for r in store.list("menu")) == ids[1:]
+        with pytest.raises(NotFoundError):
+            store.get(ids[0])
+        with pytest.raises(NotFoundError):
+            store.raw(ids[0])
+
+
+def test_keyset_pages(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.add_parsed([(Incoming(RAW), summarize(RAW))] * 25)
+        first = store.list(limit=10)
+        second = store.list(limit=10, before_id=first[-1]["id"])
+        assert [r["id"] for r in first] == list(range(25, 15, -1))
+        assert [r["id"] for r in second] == list(range(15, 5, -1))
+        assert list(store.iter_ids()) == list(range(1, 26))
+
+
+def test_reader_sees_writer_and_readonly_refuses_missing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with pytest.raises(StoreError, match="no mail store"):
+        Store(path, readonly=True)
+    with Store(path) as writer:
+        writer.add_parsed([(Incoming(RAW), summarize(RAW))])
+        with Store(path, readonly=True) as reader:
+            assert reader.count() == 1
+            writer.add_parsed([(Incoming(RAW), summarize(RAW))])
+            assert reader.count() == 2
+
+
+def test_schema_version_and_newer_store_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer mailops"):
+        Store(path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open mail store"):
+        Store(path)
