@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from .context import open_store
-from .output import Format, pick_format, print_json, render
+from .output import Format, pick_format, print_json, print_plain_table, render
 
 LIST_COLUMNS = ["id", "date", "from", "to", "subject", "size"]
 
@@ -38,7 +38,7 @@ def _listing(ctx: typer.Context, query: str | None, limit: int, before: int | No
     with open_store(ctx, readonly=True) as store:
         rows = store.list(query, limit=limit, before_id=before)
     if fmt is Format.table:
-        render(_rows_for_people(rows), fmt, LIST_COLUMNS)
+        print_plain_table(_rows_for_people(rows), LIST_COLUMNS)
         if not rows:
             sys.stderr.write("no messages" + (f" match {query!r}" if query else "") + "\n")
     else:
@@ -191,8 +191,11 @@ def wait_cmd(
     query: str | None = typer.Argument(None, help="Words the message must match (any if empty)."),
     timeout: float = typer.Option(30.0, "--timeout", "-t", help="Give up after S seconds."),
     count: int = typer.Option(1, "--count", "-c", min=1, help="Wait for N matching messages."),
-    since_now: bool = typer.Option(True, "--new/--any",
-                                   help="Only messages arriving after the wait starts (default)."),
+    since_now: bool = typer.Option(False, "--new/--any",
+                                   help="--new: only messages arriving after the wait starts; "
+                                        "--any (default): messages already stored count too."),
+    after_id: int | None = typer.Option(None, "--after-id", metavar="ID",
+                                        help="Only messages with ids above ID (from ls --json)."),
     interval: float = typer.Option(0.1, "--interval", help="Seconds between checks."),
     as_json: bool = typer.Option(False, "--json", help="Print the matching messages as JSON."),
 ) -> None:
@@ -201,12 +204,12 @@ def wait_cmd(
     \b
     Examples:
       mailops wait "Welcome to" --timeout 30
-      mailops wait --any --count 3 --json
+      mailops wait --new --count 3 --json
     """
     from mailops.wait import wait_for
 
     rows = wait_for(ctx_store_path(ctx), query, timeout=timeout, count=count,
-                    since_now=since_now, interval=interval)
+                    since_now=since_now, after_id=after_id, interval=interval)
     if as_json:
         print_json(rows)
     else:

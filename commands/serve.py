@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from mailops.errors import ServeError
+from mailops.errors import ServeError, UsageError
 
 from .context import state
 from .output import err, print_json
@@ -97,7 +97,11 @@ def _detach(pidfile: Path) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = logfile.read_text(errors="replace").strip().splitlines()[-1:]
-            raise ServeError(f"daemon exited at start: {' '.join(tail) or 'see ' + str(logfile)}")
+            reason = " ".join(tail).removeprefix("mailops: error: ")
+            # Keep the child's exit code (7 for a port in use) for scripts.
+            code = proc.returncode if 0 < proc.returncode < 126 else None
+            raise ServeError(f"daemon exited at start: {reason or 'see ' + str(logfile)}",
+                             exit_code=code)
         if _read_pid(pidfile) == proc.pid:
             addrs = pidfile.read_text().split()[1:]
             typer.echo(f"mailops serve running in the background (pid {proc.pid}) on "
@@ -122,12 +126,15 @@ def serve_cmd(
     max_size: int | None = typer.Option(None, "--max-size", help="Largest message in bytes."),
     max_recipients: int | None = typer.Option(None, "--max-recipients",
                                               help="Most RCPT TO per message."),
-    timeout: int | None = typer.Option(None, "--timeout", help="Idle seconds per command."),
+    timeout: int | None = typer.Option(None, "--timeout",
+                                       help="Seconds a client may stay idle (between commands "
+                                       "or mid-DATA) before 421 and disconnect."),
     hostname: str | None = typer.Option(None, "--hostname", help="Name in banner and EHLO."),
     allow_public: bool = typer.Option(False, "--allow-public",
                                       help="Allow binding non-loopback addresses."),
     chaos: list[str] = typer.Option(None, "--chaos", metavar="STAGE:CODE:PERCENT",
-                                    help="Inject failures, e.g. rcpt:451:30 (repeatable)."),
+                                    help="Inject failures, e.g. rcpt:451:30 "
+                                    "(repeatable; stages: connect, helo, auth, mail, rcpt, data)."),
     chaos_seed: int | None = typer.Option(None, "--chaos-seed", help="Seed for repeatable chaos."),
     log_format: str | None = typer.Option(None, "--log-format", help="text or json."),
     loop: str = typer.Option("uvloop", "--loop", help="Event loop: uvloop or asyncio."),
@@ -140,7 +147,7 @@ def serve_cmd(
 ) -> None:
     from mailops.smtp import logfmt
     from mailops.smtp.chaos import parse_trigger
-    from mailops.smtp.server import ServeOptions, parse_listen, serve
+    from mailops.smtp.server import ServeOptions, parse_listen, serve, validate
 
     cfg = state(ctx).config
     pid_path = _pidfile(ctx, pidfile)
@@ -166,10 +173,14 @@ def serve_cmd(
         timeout=cfg.get_int("serve.command_timeout"), allow_public=cfg.get("serve.allow_public"),
         starttls=starttls, tls_cert=tls_cert, tls_key=tls_key, tls_dir=cfg.paths.data_dir / "tls",
         chaos=[parse_trigger(c) for c in chaos or []], chaos_seed=chaos_seed, event_loop=loop)
+    log_fmt = cfg.get_str("serve.log_format")
+    if log_fmt not in {"text", "json"}:
+        raise UsageError(f"--log-format {log_fmt!r}: expected text or json")
+    validate(opts)  # fail here, not in a detached child's log
     if detach:
         _detach(pid_path)
         return
-    logfmt.configure(cfg.get_str("serve.log_format"))
+    logfmt.configure(log_fmt)
 
     def ready(addresses: list[str]) -> None:
         if pidfile is not None:

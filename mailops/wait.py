@@ -10,16 +10,18 @@ from mailops.store import MessageRow, Store
 
 
 def wait_for(store_path: Path, query: str | None, *, timeout: float, count: int = 1,
-             since_now: bool = True, interval: float = 0.1) -> list[MessageRow]:
+             since_now: bool = False, after_id: int | None = None,
+             interval: float = 0.1) -> list[MessageRow]:
     """Return the first `count` messages matching `query`.
 
-    With `since_now`, only messages stored after the call began count. Raises
+    With `since_now`, only messages stored after the call began count; with
+    `after_id`, only messages with a higher id. Raises
     TimeoutExpired when `timeout` seconds pass first. The store may not exist
     yet (the daemon is still starting): that counts as empty.
     """
     deadline = time.monotonic() + timeout
     store: Store | None = None
-    baseline: int | None = None
+    baseline: int | None = after_id
     try:
         while True:
             if store is None and store_path.exists():

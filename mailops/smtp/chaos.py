@@ -37,13 +37,13 @@ def parse_trigger(spec: str) -> Trigger:
     stage, code_s, pct_s = (p.strip().lower() for p in parts)
     if stage not in STAGES:
         raise UsageError(f"--chaos {spec!r}: stage must be one of {', '.join(STAGES)}")
-    if not (code_s.isdigit() and len(code_s) == 3 and code_s[0] in "45"):
+    if not (code_s.isascii() and code_s.isdigit() and len(code_s) == 3 and code_s[0] in "45"):
         raise UsageError(f"--chaos {spec!r}: code must be a 4xx or 5xx reply code")
     try:
-        pct = float(pct_s)
+        pct = float(pct_s.rstrip("%"))
     except ValueError:
         pct = -1.0
-    if not 0 <= pct <= 100:
+    if not 0 <= pct <= 100:  # also rejects nan and inf
         raise UsageError(f"--chaos {spec!r}: percent must be between 0 and 100")
     return Trigger(stage, int(code_s), pct)
 

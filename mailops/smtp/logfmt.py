@@ -16,18 +16,42 @@ def event(name: str, **fields: Any) -> None:
     EVENT_LOG.info(name, extra={"fields": fields})
 
 
+def _text_value(value: Any) -> str:
+    """A bare word when unambiguous, else a JSON string: values come from clients
+    (HELO names, addresses) and must not be able to fake fields or lines."""
+    # The daemon writes two lines per message: the common types skip json.dumps
+    # (same text: ints as digits, true/false, null).
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if not isinstance(value, str):
+        return json.dumps(value, default=str)
+    if (value and value.isascii() and value.isprintable()
+            and " " not in value and '"' not in value and "=" not in value):
+        return value
+    return json.dumps(value)
+
+
 class TextFormatter(logging.Formatter):
     """`2026-11-28T13:00:00Z message id=3 size=512 from=a@b` lines."""
 
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
+        second = int(record.created)
+        if second != self._second:  # one strftime per second, not per line
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        stamp = self._stamp
         fields: dict[str, Any] = getattr(record, "fields", {})
         parts = [stamp, record.levelname.lower(), record.getMessage()]
         for key, value in fields.items():
-            text = value if isinstance(value, str) else json.dumps(value)
-            if isinstance(value, str) and (not value or any(c in value for c in ' "=')):
-                text = json.dumps(value)
-            parts.append(f"{key}={text}")
+            parts.append(f"{key}={_text_value(value)}")
         line = " ".join(parts)
         if record.exc_info:
             line += " error=" + json.dumps(self.formatException(record.exc_info).splitlines()[-1])
@@ -56,3 +80,10 @@ def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     root.propagate = False
     # aiosmtpd logs every connection at INFO and a deprecation warning per AUTH.
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    # No formatter here shows the caller's frame, thread or process: not looking
+    # them up saves a stack walk and more on every record (the logging HOWTO's
+    # "Optimization" section).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

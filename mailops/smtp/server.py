@@ -11,12 +11,14 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mailops.errors import ServeError, UsageError
 from mailops.smtp.chaos import Chaos, Trigger
 from mailops.smtp.handler import CatcherHandler, MailopsSMTP, accept_any_login
 from mailops.smtp.indexer import Indexer
 from mailops.smtp.logfmt import event
+from mailops.smtp.protocol import FastHandler, FastSMTP
 from mailops.smtp.tls import self_signed, server_context
 from mailops.smtp.writer import GroupCommitWriter
 
@@ -66,7 +68,9 @@ def parse_listen(spec: str, implicit_tls: bool = False) -> Listener:
     else:
         host, _, port_s = text.rpartition(":")
         ok = ":" not in host
-    if not ok or not host or not port_s.isdigit() or not 0 <= int(port_s) <= 65535:
+    # isascii: str.isdigit() also accepts digits int() refuses, such as '²'.
+    valid_port = port_s.isascii() and port_s.isdigit() and 0 <= int(port_s) <= 65535
+    if not ok or not host or not valid_port:
         raise UsageError(
             f"--listen {spec!r}: expected HOST:PORT, e.g. 127.0.0.1:2525 or [::1]:2525")
     return Listener(host, int(port_s), implicit_tls)
@@ -89,6 +93,8 @@ def _check_options(opts: ServeOptions) -> None:
         raise UsageError(f"--auth {opts.auth!r}: expected none or any")
     if opts.max_size <= 0 or opts.max_recipients <= 0:
         raise UsageError("--max-size and --max-recipients must be positive")
+    if opts.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
     for lst in opts.listeners:
         if not opts.allow_public and not is_loopback(lst.host):
             raise ServeError(
@@ -96,6 +102,16 @@ def _check_options(opts: ServeOptions) -> None:
                 "for anyone; pass --allow-public if you really want it reachable")
     if (opts.tls_cert is None) != (opts.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
+    wants_tls = opts.starttls or any(lst.implicit_tls for lst in opts.listeners)
+    if opts.tls_cert is not None and not wants_tls:
+        raise UsageError("--tls-cert is only used with --starttls or --tls-listen")
+
+
+def validate(opts: ServeOptions) -> None:
+    """Check options and TLS files up front (before --detach forks a daemon that
+    would only fail in its log)."""
+    _check_options(opts)
+    _tls_context(opts)
 
 
 def _tls_context(opts: ServeOptions) -> ssl.SSLContext | None:
@@ -127,7 +143,7 @@ def _protocol_factory(opts: ServeOptions, handler: CatcherHandler,
     loop = asyncio.get_running_loop()
 
     def factory() -> MailopsSMTP:
-        return MailopsSMTP(
+        return FastSMTP(
             handler, data_size_limit=opts.max_size, enable_SMTPUTF8=True,
             hostname=opts.hostname, ident="mailops", tls_context=starttls,
             timeout=opts.timeout, auth_require_tls=False,
@@ -148,13 +164,18 @@ async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLConte
         factory = _protocol_factory(opts, handler, starttls)
         try:
             server = await loop.create_server(
-                factory, host=lst.host, port=lst.port, reuse_address=True,
+                # A burst of clients connecting at once should queue, not see SYN
+                # retries; the default backlog (100) is easily exceeded in tests.
+                factory, host=lst.host, port=lst.port, reuse_address=True, backlog=1024,
                 ssl=tls if lst.implicit_tls else None,
+                # The idle timeout also bounds a TLS handshake that never comes.
+                ssl_handshake_timeout=opts.timeout if lst.implicit_tls else None,
                 family=socket.AF_INET6 if ":" in lst.host else socket.AF_UNSPEC)
         except OSError as exc:
             for s in servers:
                 s.close()
-            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            reason = ("address already in use" if exc.errno == errno.EADDRINUSE
+                      else exc.strerror or str(exc))
             raise ServeError(f"cannot listen on {lst}: {reason}") from None
         servers.append(server)
     return servers
@@ -170,6 +191,14 @@ def bound_addresses(servers: list[asyncio.base_events.Server]) -> list[str]:
     return out
 
 
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One log line, not a traceback, for errors nobody awaited (e.g. a client that
+    sent garbage instead of a TLS handshake; aiosmtpd leaves that future unread)."""
+    exc = context.get("exception")
+    event("loop_error", message=str(context.get("message", "")),
+          error=f"{type(exc).__name__}: {exc}" if exc is not None else "")
+
+
 def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM; on stop, finish writing what was accepted."""
     _check_options(opts)
@@ -180,12 +209,15 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
                                synchronous=opts.synchronous)
     writer.start()
     indexer.start()
-    handler = CatcherHandler(writer, max_recipients=opts.max_recipients, auth=opts.auth,
+    handler = FastHandler(writer, max_recipients=opts.max_recipients, auth=opts.auth,
                              chaos=Chaos(opts.chaos, opts.chaos_seed))
     stop = asyncio.Event()
+    listening: list[bool] = []  # a failed bind ends with only its error line
+    loop.set_exception_handler(_log_loop_error)
 
     async def main() -> None:
         servers = await _listen(opts, handler, tls)
+        listening.append(True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         addresses = bound_addresses(servers)
@@ -195,8 +227,8 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
         await stop.wait()
         for server in servers:
             server.close()
-        # Give sessions in DATA a moment to get their 250 before the loop ends.
-        await asyncio.sleep(0.2)
+        # Sessions in DATA get their 250 first; then every session is told 421.
+        await handler.shutdown()
 
     try:
         loop.run_until_complete(main())
@@ -207,4 +239,5 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
             loop.close()
             writer.stop()
             indexer.stop()
-            event("stopped", messages=writer.messages, batches=writer.batches)
+            if listening:
+                event("stopped", messages=writer.messages, batches=writer.batches)

@@ -38,16 +38,31 @@ def self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=825))
         .add_extension(alt, critical=False)
+        # Self-signed and used as its own trust anchor (--cafile): strict X.509
+        # checking (Python 3.13+) wants basicConstraints on a trust anchor.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption()))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Renamed into place, key before cert: a daemon starting meanwhile never
+        # reads a half-written file, and the cert's presence implies the key's.
+        _write_atomic(key_path, key_pem, 0o600)
+        _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    except OSError as exc:
+        raise ServeError(f"cannot create a self-signed certificate in {directory}: "
+                         f"{exc.strerror or exc}") from None
     return cert_path, key_path
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:

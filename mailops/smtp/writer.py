@@ -10,6 +10,7 @@ the next batch queues up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from mailops.store import Incoming, Store
 
 _MAX_BATCH = 512
 _MAX_BATCH_BYTES = 64 * 1024 * 1024
+_AUTOCHECKPOINT_PAGES = 10_000
 _Item = tuple[Incoming, asyncio.Future[int], asyncio.AbstractEventLoop]
 
 
@@ -29,6 +31,11 @@ def _resolve(fut: asyncio.Future[int], value: int | BaseException) -> None:
         fut.set_exception(value)
     else:
         fut.set_result(value)
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    for fut, value in outcomes:
+        _resolve(fut, value)
 
 
 class GroupCommitWriter:
@@ -67,7 +74,11 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         try:
-            store = Store(self._store_path, synchronous=self._synchronous)
+            # Checkpoints (with their fsyncs of the database file) are left to the
+            # indexer's connection, which commits after every batch anyway; here
+            # they would delay SMTP replies. 10,000 pages is only a safety net.
+            store = Store(self._store_path, synchronous=self._synchronous,
+                          autocheckpoint=_AUTOCHECKPOINT_PAGES)
         except BaseException as exc:
             self._error = exc
             self._started.set()
@@ -104,7 +115,14 @@ class GroupCommitWriter:
         else:
             self.batches += 1
             self.messages += len(batch)
+        # One wake-up per event loop for the whole batch, not one per message.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int],
+                                                            int | BaseException]]] = {}
         for (_, fut, loop), value in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_resolve, fut, value)
+            by_loop.setdefault(loop, []).append((fut, value))
+        for loop, outcomes in by_loop.items():
+            # The loop may be closed at shutdown: the message is stored anyway.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve_all, outcomes)
         if self._on_commit is not None:
             self._on_commit(len(batch))

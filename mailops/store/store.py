@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zstandard
 
 from mailops.errors import NotFoundError, StoreError
-from mailops.mime import Parsed, summarize
 from mailops.store.fts import match_expression
 from mailops.store.schema import MIGRATIONS
 
+if TYPE_CHECKING:  # the MIME parser costs ~20 ms to import; `ls` never needs it
+    from mailops.mime import Parsed
+
+_INDEX_BATCH_BYTES = 32 << 20  # raw bytes one index_pending call parses at most (but 1 msg)
+_SLIM_KEEP = 4 << 20  # base64 kept per long run for indexing (> 1M characters of text)
+# A long run of base64 lines: an attachment (or a huge encoded body). One character
+# class, not a repeated line group: SRE would keep state for every repetition.
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=\r\n]{%d,}" % _SLIM_KEEP)
+_BLOB_COPY_MAX = 1 << 20  # compressed bodies above this are written with blob I/O
 _LIST_COLUMNS = (
     "m.id, m.message_id, m.date, m.received_at, m.from_addr, m.to_addrs, m.cc_addrs, "
     "m.subject, m.size, m.attachments, m.attachment_names, m.folder, m.flags, m.mail_from, "
@@ -71,11 +80,29 @@ def _row(r: sqlite3.Row) -> MessageRow:
     }
 
 
+def _slim_for_index(raw: bytes) -> bytes:
+    """The message with every long base64 run cut to its first ~4 MB, for indexing.
+
+    The index needs headers, text and attachment names, not attachment bodies;
+    the email parser takes ~10x a message's size in memory, so a 40 MB
+    attachment would cost the indexer 400 MB. Text beyond what is kept would
+    be cut anyway (the index holds at most 1M characters of body text).
+    """
+    if len(raw) <= _SLIM_KEEP:
+        return raw
+
+    def cut(m: re.Match[bytes]) -> bytes:
+        start = m.start()  # slicing raw, not m.group(): no copy of the whole run
+        return raw[start: raw.rfind(b"\n", start, start + _SLIM_KEEP) + 1]
+
+    return _BASE64_RUN.sub(cut, raw)
+
+
 class Store:
     """A connection to one mail store file. Use one Store per thread."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False,
-                 synchronous: str = "NORMAL") -> None:
+                 synchronous: str = "NORMAL", autocheckpoint: int | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
         try:
@@ -94,6 +121,8 @@ class Store:
             if not readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute(f"PRAGMA synchronous = {synchronous}")
+                if autocheckpoint is not None:  # WAL pages before this connection checkpoints
+                    self.db.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
                 self._migrate()
             elif self.schema_version() < len(MIGRATIONS):
                 raise StoreError(f"{self.path}: store needs an upgrade; run any writing command")
@@ -145,27 +174,52 @@ class Store:
 
         Returns the new ids. When this returns, the messages are durable.
         """
-        ids: list[int] = []
         compress = self._cctx.compress
         rows = [(i, compress(i.raw), hashlib.sha256(i.raw).hexdigest()) for i in items]
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for item, blob, digest in rows:
-                cur = self.db.execute(
-                    "INSERT INTO messages (received_at, mail_from, rcpt_to, peer, source, size,"
-                    " sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (item.received_at, item.mail_from, json.dumps(item.rcpt_to), item.peer,
-                     item.source, len(item.raw), digest),
-                )
-                assert cur.lastrowid is not None
-                ids.append(cur.lastrowid)
-                self.db.execute("INSERT INTO bodies (id, raw) VALUES (?, ?)",
-                                (cur.lastrowid, blob))
+            # Ids as SQLite would pick them (max + 1, no AUTOINCREMENT), so the whole
+            # batch goes in with two executemany calls instead of two calls a message.
+            first = int(self.db.execute(
+                "SELECT coalesce(max(id), 0) + 1 FROM messages").fetchone()[0])
+            ids = list(range(first, first + len(rows)))
+            self.db.executemany(
+                "INSERT INTO messages (id, received_at, mail_from, rcpt_to, peer, source, size,"
+                " sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(msg_id, item.received_at, item.mail_from, json.dumps(item.rcpt_to), item.peer,
+                  item.source, len(item.raw), digest)
+                 for msg_id, (item, _, digest) in zip(ids, rows, strict=True)])
+            small = [(msg_id, blob) for msg_id, (_, blob, _) in zip(ids, rows, strict=True)
+                     if len(blob) <= _BLOB_COPY_MAX]
+            self.db.executemany("INSERT INTO bodies (id, raw) VALUES (?, ?)", small)
+            for msg_id, (_, blob, _) in zip(ids, rows, strict=True):
+                if len(blob) > _BLOB_COPY_MAX:
+                    self._write_big_blob(msg_id, blob)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return ids
+
+    def _body(self, msg_id: int, size: int) -> bytes | None:
+        """A message's compressed body, or None if it is gone."""
+        if size <= _BLOB_COPY_MAX:
+            row = self.db.execute("SELECT raw FROM bodies WHERE id = ?", (msg_id,)).fetchone()
+            return None if row is None else bytes(row[0])
+        # A SELECT would hold the blob twice (SQLite's copy and Python's).
+        try:
+            with self.db.blobopen("bodies", "raw", msg_id, readonly=True) as blob:
+                return blob.read()
+        except sqlite3.OperationalError:  # no such row
+            return None
+
+    def _write_big_blob(self, msg_id: int, blob: bytes) -> None:
+        # Binding a blob makes SQLite copy it; incremental blob I/O writes it
+        # through the page cache instead (one copy less of a 25 MB message).
+        self.db.execute("INSERT INTO bodies (id, raw) VALUES (?, zeroblob(?))",
+                        (msg_id, len(blob)))
+        with self.db.blobopen("bodies", "raw", msg_id) as out:
+            out.write(blob)
 
     def add_parsed(self, items: Sequence[tuple[Incoming, Parsed]]) -> list[int]:
         """Store messages already parsed (import): raw, summary and index at once."""
@@ -222,12 +276,29 @@ class Store:
         Parsing happens outside the write transaction; rows another indexer
         finished meanwhile are skipped, so concurrent indexers are harmless.
         """
-        rows = self.db.execute(
-            "SELECT m.id, b.raw FROM messages m JOIN bodies b ON b.id = m.id"
-            " WHERE m.indexed = 0 ORDER BY m.id LIMIT ?", (limit,)).fetchall()
-        if not rows:
+        pending = self.db.execute(
+            "SELECT id, size FROM messages WHERE indexed = 0 ORDER BY id LIMIT ?",
+            (limit,)).fetchall()
+        if not pending:
             return 0
-        parsed = [(r["id"], summarize(self._dctx.decompress(r["raw"]))) for r in rows]
+        from mailops.mime import summarize
+
+        # One raw message in memory at a time, and a batch stops after ~32 MB of
+        # them: a batch of big messages must not hold them all at once.
+        parsed: list[tuple[int, Parsed]] = []
+        taken = 0
+        for msg_id, size in pending:
+            if parsed and taken + size > _INDEX_BATCH_BYTES:
+                break
+            blob = self._body(msg_id, size)
+            if blob is None:  # deleted meanwhile
+                continue
+            raw = self._dctx.decompress(blob)
+            del blob
+            raw = _slim_for_index(raw)  # the full copy is freed before parsing
+            parsed.append((msg_id, summarize(raw)))
+            del raw
+            taken += size
         self.db.execute("BEGIN IMMEDIATE")
         try:
             done = 0
@@ -345,6 +416,18 @@ class Store:
         """Whether a message with these exact bytes is already stored."""
         return self.db.execute("SELECT 1 FROM messages WHERE sha256 = ? LIMIT 1",
                                (digest,)).fetchone() is not None
+
+    def existing_sha256(self, digests: Iterable[str]) -> set[str]:
+        """Which of these sha256 digests are already stored (import's batch check)."""
+        wanted = list(dict.fromkeys(digests))
+        found: set[str] = set()
+        # Chunks stay far below SQLite's host-parameter limit.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT sha256 FROM messages WHERE sha256 IN ({marks})", chunk))
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Counts and sizes for `doctor` and `config show`."""

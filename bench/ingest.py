@@ -1,0 +1,133 @@
+"""Durable ingest rate: `mailops serve` vs a bare aiosmtpd server, same run.
+
+smtp-source (Postfix) sends the same load to both, alternating, a few times;
+medians and the ratio are printed. Then, while mailops ingests once more, a probe sends a
+tagged message every so often and measures how long after its 250 reply the
+message is findable by full-text search (the indexer's lag); that run is extra
+and not part of the rate medians.
+
+    uv run python bench/ingest.py [--runs 3] [--sessions 8] [--messages 5000] [--length 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from _harness import baseline_server, machine, mailops_serve, median, smtp_source
+
+from mailops.store import Store
+
+
+class LagProbe(threading.Thread):
+    """Every `interval` s: send one tagged message, then poll search until it shows up."""
+
+    def __init__(self, port: int, store_path: Path, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.store_path = store_path
+        self.interval = interval
+        self.lags: list[float] = []
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        store: Store | None = None
+        try:
+            while not self.stopping.is_set():
+                token = "probe" + uuid.uuid4().hex[:12]
+                raw = (f"From: probe@example.test\r\nTo: x@example.test\r\n"
+                       f"Subject: {token}\r\n\r\nlag probe {token}\r\n").encode()
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=60) as smtp:
+                    smtp.sendmail("probe@example.test", ["x@example.test"], raw)
+                acked = time.monotonic()
+                self.sent += 1
+                if store is None:
+                    store = Store(self.store_path, readonly=True)
+                while not store.list(token, limit=1):
+                    if time.monotonic() - acked > 30:
+                        raise RuntimeError("probe message not searchable after 30 s")
+                    time.sleep(0.005)
+                self.lags.append(time.monotonic() - acked)
+                self.stopping.wait(self.interval)
+        finally:
+            if store is not None:
+                store.close()
+
+
+def run_mailops(args: argparse.Namespace, lag: bool = False) -> tuple[float, list[float]]:
+    """One smtp-source run; with `lag`, a LagProbe runs beside it (not a timed run:
+    the probe's own client and polling take CPU the baseline runs do not pay)."""
+    with mailops_serve() as srv:
+        assert srv.home is not None
+        store_path = srv.home / "mailops.db"
+        probe = LagProbe(srv.port, store_path)
+        if lag:
+            probe.start()
+        elapsed = smtp_source(srv.port, args.sessions, args.messages, args.length)
+        if lag:
+            probe.stopping.set()
+            probe.join(timeout=60)
+        srv.stop()
+        with Store(store_path, readonly=True) as store:
+            stored = store.count()
+            pending = store.pending_count()
+    expected = args.messages + probe.sent
+    if stored != expected:
+        raise RuntimeError(f"mailops stored {stored} messages, expected {expected}")
+    if pending:
+        print(f"  note: {pending} messages still unindexed after stop", file=sys.stderr)
+    return args.messages / elapsed, probe.lags
+
+
+def run_baseline(args: argparse.Namespace) -> float:
+    with baseline_server() as srv:
+        elapsed = smtp_source(srv.port, args.sessions, args.messages, args.length)
+    return args.messages / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--length", type=int, default=4000)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"load: smtp-source -s {args.sessions} -m {args.messages} -l {args.length},"
+          f" {args.runs} runs each, alternating")
+    ours: list[float] = []
+    base: list[float] = []
+    for i in range(args.runs):
+        # Alternate which goes first so drift on a noisy machine hits both alike.
+        order = ("mailops", "baseline") if i % 2 == 0 else ("baseline", "mailops")
+        for name in order:
+            if name == "mailops":
+                rate, _ = run_mailops(args)
+                ours.append(rate)
+                print(f"  run {i + 1} mailops : {rate:7.0f} msg/s", flush=True)
+            else:
+                rate = run_baseline(args)
+                base.append(rate)
+                print(f"  run {i + 1} baseline: {rate:7.0f} msg/s", flush=True)
+    rate, lags = run_mailops(args, lag=True)
+    print(f"  lag run mailops: {rate:7.0f} msg/s with a probe message every 0.25 s"
+          " (not in the medians)", flush=True)
+    m_ours, m_base = median(ours), median(base)
+    print(f"mailops serve (durable, uvloop): median {m_ours:.0f} msg/s")
+    print(f"bare aiosmtpd (asyncio, stores nothing): median {m_base:.0f} msg/s")
+    print(f"ratio mailops/baseline: {m_ours / m_base:.2f}x")
+    if lags:
+        lags.sort()
+        p95 = lags[min(len(lags) - 1, int(len(lags) * 0.95))]
+        print(f"search lag (250 -> findable) under load: median {median(lags) * 1000:.0f} ms,"
+              f" p95 {p95 * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms, {len(lags)} probes")
+
+
+if __name__ == "__main__":
+    main()
