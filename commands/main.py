@@ -13,7 +13,7 @@ import typer
 from mailops import __version__
 from mailops.errors import MailopsError
 
-from . import config_cmd, doctor, mailbox, serve
+from . import config_cmd, doctor, mailbox, send, serve, transfer
 from .context import state
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ def root(
     state(ctx).home = home
 
 
-for module in (serve, mailbox, config_cmd, doctor):
+for module in (serve, mailbox, config_cmd, doctor, transfer, send):
     module.register(app)
 
 

@@ -8,15 +8,69 @@ recorded as a defect string on the result, and the raw bytes stay the truth.
 from __future__ import annotations
 
 import email.utils
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
+from email import errors, policy
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from typing import Any
 
 from mailops.htmltext import html_to_text
 
-_PARSER = BytesParser(policy=policy.default)
+
+class _TextHeader(UnstructuredHeader):
+    """A header the stdlib's structured parser raised on, kept as plain text."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        """Parse as unstructured text and record why."""
+        super().parse(value, kwds)
+        kwds["defects"].append(errors.HeaderDefect("unparseable header kept as text"))
+
+
+class _TolerantRegistry(HeaderRegistry):
+    """Header factory that never raises.
+
+    CPython's structured header parsers raise (IndexError and others) on some
+    junk, e.g. `Content-Disposition: attachment; filename*`; the feed parser
+    reads Content-Type while parsing, so one such header made the whole message
+    unparseable. Such a header falls back to unstructured text; the str-based
+    accessors (get_content_type, get_filename, get_param) still work on it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._text_class: type[BaseHeader] = type(
+            "_" + _TextHeader.__name__, (_TextHeader, self.base_class), {})
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        # The stdlib builds a new class with type() on every header read (~50 us);
+        # the classes are identical, so build each once. Unknown names share the
+        # default class, which keeps the cache small whatever names junk mail uses.
+        key = name.lower() if name.lower() in self.registry else ""
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        try:
+            return super().__call__(name, value)
+        except Exception:
+            header = self._text_class
+            try:
+                result: BaseHeader = header(name, value)
+            except Exception:  # even the unstructured parser failed: keep the ASCII
+                result = header(name, value.encode("ascii", "replace").decode("ascii")
+                                .replace("=?", "= ?"))
+            return result
+
+
+_POLICY = policy.default.clone(header_factory=_TolerantRegistry())
+_PARSER = BytesParser(policy=_POLICY)
 _MAX_INDEXED_TEXT = 1_000_000  # characters of body text fed to the index per message
 
 
@@ -50,12 +104,19 @@ class Parsed:
     defects: list[str] = field(default_factory=list)
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# C0/C1 controls but tab, LF and CR: NUL breaks storage, and ESC sequences in a
+# subject or body would drive the terminal of whoever runs `ls` or `show`.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def clean(text: str) -> str:
-    """Make parser output storable: 8-bit header bytes arrive as surrogate escapes
-    (undecodable in UTF-8); read them as UTF-8 with replacement, drop NULs."""
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    """Make parser output storable and safe to print: 8-bit header bytes arrive as
+    surrogate escapes (undecodable in UTF-8); read them as UTF-8 with replacement,
+    drop NULs and terminal control characters."""
+    if _ESCAPED_BYTE.search(text):  # a regex: a per-character loop was half of import time
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return _CONTROLS.sub("", text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def parse_message(raw: bytes) -> EmailMessage:
@@ -73,6 +134,8 @@ def _header(msg: Message, name: str, defects: list[str]) -> str | None:
         return None
     if value is None:
         return None
+    if isinstance(value, _TextHeader):
+        defects.append(f"header {name}: unparseable, kept as text")
     try:
         return clean(str(value))
     except Exception as exc:
@@ -89,6 +152,8 @@ def _addresses(msg: Message, name: str, defects: list[str]) -> list[str]:
         return []
     out: list[str] = []
     for value in values:
+        if isinstance(value, _TextHeader):
+            defects.append(f"header {name}: unparseable, kept as text")
         try:
             groups = getattr(value, "addresses", None)
             if groups is not None:
@@ -98,8 +163,17 @@ def _addresses(msg: Message, name: str, defects: list[str]) -> list[str]:
             defects.append(f"header {name}: {type(exc).__name__}")
         for display, addr in email.utils.getaddresses([str(value)]):
             if addr or display:
-                out.append(clean(email.utils.formataddr((display, addr)) if display else addr))
+                out.append(clean(_format_address(display, addr)))
     return out
+
+
+def _format_address(display: str, addr: str) -> str:
+    if not display:
+        return addr
+    try:
+        return email.utils.formataddr((display, addr))
+    except UnicodeError:  # formataddr refuses a non-ASCII address (8-bit junk)
+        return f"{display} <{addr}>"
 
 
 def _part_text(part: Message, defects: list[str]) -> str:
@@ -160,6 +234,9 @@ def summarize(raw: bytes) -> Parsed:
         size = len(payload) if isinstance(payload, bytes) else 0
         out.parts.append(Part(number, ctype, filename, size, disposition))
         out.defects.extend(type(x).__name__ for x in part.defects)
+        for name in ("Content-Type", "Content-Disposition"):
+            if isinstance(part.get(name), _TextHeader):
+                d.append(f"part {number} {name}: unparseable, kept as text")
         if filename or disposition == "attachment":
             out.attachments.append(filename or f"part{number}")
         elif ctype == "text/plain":
@@ -167,7 +244,8 @@ def summarize(raw: bytes) -> Parsed:
         elif ctype == "text/html":
             out.has_html = True
             if not texts:  # prefer the plain alternative when there is one
-                texts.append(html_to_text(_part_text(part, d))[0])
+                # cleaned again: character references (&#27;) can spell controls
+                texts.append(clean(html_to_text(_part_text(part, d))[0]))
     out.text = "\n".join(texts)[:_MAX_INDEXED_TEXT]
     # The same defect can repeat per part; keep the first occurrence of each.
     out.defects = list(dict.fromkeys(out.defects))

@@ -10,7 +10,7 @@ from typing import Any
 
 from mailops.errors import NotFoundError, StoreError
 from mailops.htmltext import html_to_text
-from mailops.mime import parse_message, summarize
+from mailops.mime import clean, parse_message, summarize
 from mailops.store import MessageRow
 
 
@@ -39,17 +39,26 @@ def html_part(raw: bytes) -> str:
         if part.get_content_type() == "text/html":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                charset = part.get_content_charset() or "utf-8"
                 try:
-                    return payload.decode(charset, errors="replace")
-                except LookupError:
-                    return payload.decode("utf-8", errors="replace")
+                    charset = part.get_content_charset() or "utf-8"
+                    return clean(payload.decode(charset, errors="replace"))
+                except Exception:  # unknown, NUL-bearing or non-text codecs ("hex", "idna")
+                    return clean(payload.decode("utf-8", errors="replace"))
     raise NotFoundError("this message has no HTML part")
+
+
+_MAX_NAME_BYTES = 200  # below the usual 255-byte file name limit, room for "-N"
 
 
 def _safe_name(name: str, fallback: str) -> str:
     base = os.path.basename(name.replace("\\", "/")).strip().lstrip(".")
     base = re.sub(r"[\x00-\x1f/]", "_", base)
+    base = clean(base)
+    if len(base.encode()) > _MAX_NAME_BYTES:  # a long name must not fail the write
+        stem, dot, suffix = base.rpartition(".")
+        suffix = f".{suffix}" if dot and len(suffix.encode()) <= 16 else ""
+        keep = (stem if suffix else base).encode()[: _MAX_NAME_BYTES - len(suffix.encode())]
+        base = keep.decode("utf-8", "ignore") + suffix
     return base or fallback
 
 
@@ -74,7 +83,10 @@ def save_attachments(raw: bytes, directory: Path) -> list[Path]:
             target = directory / f"{stem}-{n}{suffix}"
             n += 1
         payload = part.get_payload(decode=True)
-        target.write_bytes(payload if isinstance(payload, bytes) else b"")
+        try:
+            target.write_bytes(payload if isinstance(payload, bytes) else b"")
+        except OSError as exc:
+            raise StoreError(f"cannot write {target}: {exc.strerror}") from None
         saved.append(target)
     return saved
 
@@ -85,7 +97,7 @@ def readable(row: MessageRow, raw: bytes) -> dict[str, Any]:
     links: list[str] = []
     if parsed.has_html:
         try:
-            links = html_to_text(html_part(raw))[1]
+            links = [clean(link) for link in html_to_text(html_part(raw))[1]]
         except NotFoundError:
             links = []
     headers = {"from": parsed.from_, "to": ", ".join(parsed.to), "cc": ", ".join(parsed.cc),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
+
 from mailops.config import load_config
 from mailops.errors import ConfigError
 

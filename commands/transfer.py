@@ -1,0 +1,161 @@
+"""`mailops import` and `mailops export`: move mail between the store and files."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from .context import open_store
+from .output import err, print_json
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from mailops.exporter import ExportResult
+    from mailops.importer import ImportResult
+
+_BAR_DELAY = 0.5  # seconds of work before a progress bar is worth drawing
+
+
+class _LazyBar:
+    """A rich progress bar on stderr, drawn only on a TTY and once work runs long."""
+
+    def __init__(self, description: str, total: int, unit_bytes: bool) -> None:
+        self.description = description
+        self.total = total
+        self.unit_bytes = unit_bytes
+        self.enabled = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def update(self, completed: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < _BAR_DELAY:
+                return
+            self._start()
+        assert self.bar is not None and self.task is not None
+        self.bar.update(self.task, completed=completed)
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        amount = DownloadColumn() if self.unit_bytes else MofNCompleteColumn()
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), amount,
+                            TimeRemainingColumn(), console=Console(stderr=True),
+                            transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task(self.description, total=self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def import_cmd(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., metavar="PATH",
+                                       help="Files, maildirs, mbox files or folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Import .eml files, maildirs and mbox files (or folders holding them).
+
+    Folders are walked recursively: a folder with cur/ and new/ is a maildir, a file
+    starting with a "From " line is an mbox, any other file is one message. Messages
+    already stored (same bytes) are skipped, so importing twice adds nothing.
+    Unreadable files inside a folder are listed and counted, not fatal; a PATH that
+    does not exist exits 6 before anything is imported.
+
+    \b
+    Examples:
+      mailops import message.eml
+      mailops import ~/Maildir archive.mbox --json
+      mailops import ./exported-mail/
+    """
+    from mailops.importer import plan, run_import
+
+    found = plan(paths)
+    bar = _LazyBar("importing", found.total_bytes, unit_bytes=True)
+
+    def progress(result: ImportResult) -> None:
+        bar.update(result.bytes_read)
+
+    try:
+        with open_store(ctx) as store:
+            result = run_import(store, found, progress=progress)
+    finally:
+        bar.close()
+    for failure in result.failures:
+        err(f"failed: {failure.origin}: {failure.reason}")
+    if as_json:
+        print_json(result.as_dict())
+        return
+    ids = f" (ids {result.first_id}-{result.last_id})" if result.first_id is not None else ""
+    typer.echo(f"imported {result.imported} message(s){ids}, skipped {result.duplicates} "
+               f"duplicate(s), {result.failed} failed")
+
+
+def export_cmd(
+    ctx: typer.Context,
+    query: str | None = typer.Argument(None, help="Only messages matching these words."),
+    to: Path = typer.Option(..., "--to", metavar="DIR|FILE",
+                            help="Directory (eml, maildir) or file (mbox) to write."),
+    fmt: str = typer.Option("eml", "--format", "-f", metavar="eml|mbox|maildir",
+                            help="Output format: eml, mbox or maildir."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1,
+                                     help="Only the newest N matching messages."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Export messages (all, or those matching QUERY) as .eml files, a maildir or an mbox.
+
+    eml and maildir write the exact stored bytes: importing them again gives identical
+    messages. mbox quotes body lines starting with "From " (bytes change), and appends
+    to an existing mbox file.
+
+    \b
+    Examples:
+      mailops export --to ./out                          # ./out/<id>.eml
+      mailops export invoice --to ./Maildir --format maildir
+      mailops export --to all.mbox --format mbox --json
+      mailops export --limit 10 --to ./latest            # the 10 newest
+    """
+    from mailops.errors import UsageError
+    from mailops.exporter import ExportFormat, export, select_ids
+
+    if fmt not in {f.value for f in ExportFormat}:
+        raise UsageError(f"unknown format {fmt!r}: use eml, mbox or maildir")
+    with open_store(ctx, readonly=True) as store:
+        ids = select_ids(store, query, limit)
+        bar = _LazyBar("exporting", len(ids), unit_bytes=False)
+
+        def progress(result: ExportResult) -> None:
+            bar.update(result.exported)
+
+        try:
+            result = export(store, to, fmt, ids=ids, progress=progress)
+        finally:
+            bar.close()
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        typer.echo(f"exported {result.exported} message(s) to {result.target} ({fmt})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `import` and `export` to the root app."""
+    app.command("import")(import_cmd)
+    app.command("export")(export_cmd)

@@ -1,0 +1,392 @@
+"""Import messages from .eml files, maildirs and mbox files into the store.
+
+Sources are found first (`plan`), then read one message at a time, parsed and
+stored in short batched transactions (`run_import`). Import is idempotent: a
+message whose exact bytes (sha256) are already stored is skipped, so running
+the same import twice adds nothing.
+
+Bytes: an .eml file and a maildir message are stored exactly as they are on
+disk. An mbox message is stored as the stdlib `mailbox.mbox` gives it: without
+its "From " separator line and the blank line before the next one, with any
+">From " quoting left as it is in the file (mboxo and mboxrd cannot be told apart).
+
+Errors: a path given by the caller that does not exist or cannot be read raises
+`ImportFailed` before anything is stored; a file that cannot be read inside a
+tree is counted as a failure with its reason and the import goes on.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import mailbox
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailops.errors import ImportFailed
+from mailops.mime import Parsed, summarize
+from mailops.store import Incoming, Store
+
+BATCH_MESSAGES = 500
+# A batch is also cut at this many bytes so a folder of large attachments
+# does not hold gigabytes in memory before a commit.
+BATCH_BYTES = 64 * 1024 * 1024
+_MAILDIR_SUBDIRS = ("cur", "new")  # tmp holds deliveries in progress: never read
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place messages come from: an .eml file, a maildir or an mbox file."""
+
+    kind: str  # "eml", "maildir" or "mbox"
+    path: Path
+    size: int  # bytes on disk (a maildir: its messages), for progress
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file or message that could not be imported, and why."""
+
+    origin: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    """What an import will read: its sources and the failures found while looking."""
+
+    sources: list[Source] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes on disk of every source (the progress total)."""
+        return sum(s.size for s in self.sources)
+
+
+@dataclass
+class ImportResult:
+    """Counts of an import so far (the progress callback sees it grow)."""
+
+    sources: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    bytes_read: int = 0
+    total_bytes: int = 0
+    first_id: int | None = None
+    last_id: int | None = None
+
+    @property
+    def failed(self) -> int:
+        """How many files or messages could not be imported."""
+        return len(self.failures)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON summary of `mailops import --json`."""
+        return {
+            "imported": self.imported, "duplicates": self.duplicates, "failed": self.failed,
+            "sources": self.sources, "bytes": self.bytes_read,
+            "first_id": self.first_id, "last_id": self.last_id,
+            "failures": [{"origin": f.origin, "reason": f.reason} for f in self.failures],
+        }
+
+
+Progress = Callable[[ImportResult], None]
+
+
+@dataclass
+class Item:
+    """One message read from a source, or the reason it could not be read."""
+
+    origin: str
+    raw: bytes | None = None
+    error: str | None = None
+    size: int = 0  # bytes of the source this item accounts for (progress)
+    mail_from: str | None = None
+    received_at: float | None = None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _is_maildir(path: Path) -> bool:
+    return all((path / sub).is_dir() for sub in _MAILDIR_SUBDIRS)
+
+
+def _starts_with_from(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(5) == b"From "
+
+
+def _maildir_size(path: Path) -> int:
+    total = 0
+    for sub in _MAILDIR_SUBDIRS:
+        try:
+            with os.scandir(path / sub) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file():
+                            total += entry.stat().st_size
+                    except OSError:
+                        continue  # reported when the message itself is read
+        except OSError:
+            continue  # reported when the maildir is read
+    return total
+
+
+def _file_source(path: Path, failures: list[Failure]) -> Source | None:
+    """Classify one regular file as an mbox or a single message."""
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            failures.append(Failure(str(path), "not a regular file"))
+            return None
+        kind = "mbox" if _starts_with_from(path) else "eml"
+    except OSError as exc:
+        failures.append(Failure(str(path), _reason(exc)))
+        return None
+    return Source(kind, path, st.st_size)
+
+
+def _walk(root: Path, sources: list[Source], failures: list[Failure]) -> None:
+    """Find sources under a directory, in a stable (sorted) order."""
+
+    def on_error(exc: OSError) -> None:
+        failures.append(Failure(str(exc.filename or root), _reason(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+        here = Path(dirpath)
+        # Hidden folders (.git, .notmuch) hold no mail, except Maildir++ subfolders
+        # (.Sent, .Archive), which are maildirs themselves.
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") or _is_maildir(here / d))
+        if _is_maildir(here):
+            sources.append(Source("maildir", here, _maildir_size(here)))
+            # Its messages are read through the maildir; files beside cur/new/tmp
+            # are the mail server's metadata (dovecot-uidlist, maildirfolder...).
+            dirnames[:] = [d for d in dirnames if d not in {"cur", "new", "tmp"}]
+            continue
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue  # hidden files (.DS_Store, editor swap files) are not mail
+            source = _file_source(here / name, failures)
+            if source is not None:
+                sources.append(source)
+
+
+def plan(paths: Sequence[str | os.PathLike[str]]) -> Plan:
+    """Find every source under `paths`; ImportFailed if a given path cannot be read.
+
+    Every path is checked before anything is read, so a typo imports nothing.
+    """
+    roots: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise ImportFailed(f"cannot read {given}: {_reason(exc)}") from None
+        if stat.S_ISDIR(st.st_mode):
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise ImportFailed(f"cannot read {given}: Permission denied")
+        elif stat.S_ISREG(st.st_mode):
+            if not os.access(path, os.R_OK):
+                raise ImportFailed(f"cannot read {given}: Permission denied")
+        else:
+            raise ImportFailed(f"cannot import {given}: not a file or directory")
+        roots.append(path)
+    result = Plan()
+    for path in roots:
+        if path.is_dir():
+            _walk(path, result.sources, result.failures)
+        else:
+            try:
+                kind = "mbox" if _starts_with_from(path) else "eml"
+            except OSError as exc:
+                raise ImportFailed(f"cannot read {path}: {_reason(exc)}") from None
+            result.sources.append(Source(kind, path, path.stat().st_size))
+    return result
+
+
+def _read_eml(source: Source) -> Iterator[Item]:
+    try:
+        with open(source.path, "rb") as fh:
+            raw = fh.read()
+            mtime = os.fstat(fh.fileno()).st_mtime
+    except OSError as exc:
+        yield Item(str(source.path), error=_reason(exc), size=source.size)
+        return
+    if not raw:
+        yield Item(str(source.path), error="empty file", size=source.size)
+        return
+    yield Item(str(source.path), raw=raw, size=len(raw), received_at=mtime)
+
+
+def _read_maildir(source: Source) -> Iterator[Item]:
+    try:
+        box = mailbox.Maildir(source.path, factory=None, create=False)
+        keys = sorted(box.keys())  # unique names start with the delivery time
+    except (OSError, mailbox.Error) as exc:
+        yield Item(str(source.path), error=_reason(exc), size=source.size)
+        return
+    for key in keys:
+        origin = f"{source.path} [{key}]"
+        try:
+            # get_file gives the file's bytes untouched (get_bytes converts line endings
+            # on platforms whose os.linesep is not "\n").
+            with box.get_file(key) as fh:
+                raw = fh.read()
+        except KeyError:
+            yield Item(origin, error="message vanished while importing")
+            continue
+        except OSError as exc:
+            yield Item(str(exc.filename or origin), error=_reason(exc))
+            continue
+        if not raw:
+            yield Item(origin, error="empty file")
+            continue
+        yield Item(origin, raw=raw, size=len(raw), received_at=_maildir_time(key))
+
+
+_MAILDIR_TIME = re.compile(r"(\d{1,11})(?:\.M(\d{1,6})P)?")
+
+
+def _maildir_time(key: str) -> float | None:
+    """Delivery time from a maildir unique name ("1700000000.M123456P2Q3.host")."""
+    found = _MAILDIR_TIME.match(key)
+    if found is None:
+        return None
+    return int(found[1]) + int(found[2] or 0) / 1_000_000
+
+
+def _parse_from_line(line: bytes) -> tuple[str | None, float | None]:
+    """Envelope sender and date of an mbox "From sender asctime" line, when readable."""
+    fields = line.decode("utf-8", "replace").split()
+    sender = fields[1] if len(fields) > 1 and fields[1] != "MAILER-DAEMON" else None
+    if sender is not None and not sender.isprintable():
+        sender = None  # control characters would reach the terminal through `ls`
+    when: float | None = None
+    if len(fields) >= 7:
+        # asctime is "Www Mmm dd hh:mm:ss yyyy"; its zone is unknown, read as UTC.
+        try:
+            when = float(calendar.timegm(time.strptime(" ".join(fields[2:7]),
+                                                        "%a %b %d %H:%M:%S %Y")))
+        except (ValueError, OverflowError):
+            when = None
+    return sender, when
+
+
+def _read_mbox(source: Source) -> Iterator[Item]:
+    try:
+        box = mailbox.mbox(source.path, factory=None, create=False)
+    except (OSError, mailbox.Error) as exc:
+        yield Item(str(source.path), error=_reason(exc), size=source.size)
+        return
+    try:
+        try:
+            keys = box.keys()
+        except OSError as exc:
+            yield Item(str(source.path), error=_reason(exc), size=source.size)
+            return
+        for number, key in enumerate(keys, 1):
+            origin = f"{source.path} [message {number}]"
+            try:
+                # from_=True: one read gives the envelope line and the message after it.
+                data = box.get_bytes(key, from_=True)
+            except OSError as exc:
+                yield Item(origin, error=_reason(exc))
+                continue
+            line, _, raw = data.partition(b"\n")
+            sender, when = _parse_from_line(line)
+            if not raw.strip():
+                yield Item(origin, error="empty message", size=len(data))
+                continue
+            yield Item(origin, raw=raw, size=len(data), mail_from=sender, received_at=when)
+    finally:
+        box.close()
+
+
+def iter_items(sources: Sequence[Source]) -> Iterator[Item]:
+    """Every message of every source, in order, as bytes or a failure reason."""
+    readers = {"eml": _read_eml, "maildir": _read_maildir, "mbox": _read_mbox}
+    for source in sources:
+        yield from readers[source.kind](source)
+
+
+def _parse(raw: bytes) -> Parsed:
+    try:
+        return summarize(raw)
+    except Exception as exc:  # summarize must not raise; never lose a message if it does
+        return Parsed(defects=[f"unparseable: {type(exc).__name__}"])
+
+
+def _flush(store: Store, batch: list[tuple[Item, str]], result: ImportResult,
+           seen: set[str]) -> None:
+    """Store one batch, skipping bytes already stored or already seen in this run."""
+    stored = store.existing_sha256([digest for _, digest in batch])
+    todo: list[tuple[Incoming, Parsed]] = []
+    for item, digest in batch:
+        if digest in stored or digest in seen:
+            result.duplicates += 1
+            continue
+        seen.add(digest)
+        assert item.raw is not None
+        incoming = Incoming(raw=item.raw, mail_from=item.mail_from, source="import")
+        if item.received_at is not None:
+            incoming.received_at = item.received_at
+        todo.append((incoming, _parse(item.raw)))
+    if todo:
+        ids = store.add_parsed(todo)
+        result.imported += len(ids)
+        if result.first_id is None:
+            result.first_id = ids[0]
+        result.last_id = ids[-1]
+    batch.clear()
+
+
+def run_import(store: Store, import_plan: Plan, *, progress: Progress | None = None,
+               batch_messages: int = BATCH_MESSAGES,
+               batch_bytes: int = BATCH_BYTES) -> ImportResult:
+    """Read, parse and store every message of a plan; returns the counts.
+
+    Each batch is one transaction, so an interrupted import keeps whole batches
+    and running it again picks up where it stopped (duplicates are skipped).
+    """
+    result = ImportResult(sources=len(import_plan.sources),
+                          total_bytes=import_plan.total_bytes,
+                          failures=list(import_plan.failures))
+    seen: set[str] = set()
+    batch: list[tuple[Item, str]] = []
+    pending_bytes = 0
+    for item in iter_items(import_plan.sources):
+        result.bytes_read += item.size
+        if item.raw is None:
+            result.failures.append(Failure(item.origin, item.error or "unreadable"))
+        else:
+            batch.append((item, hashlib.sha256(item.raw).hexdigest()))
+            pending_bytes += len(item.raw)
+            if len(batch) >= batch_messages or pending_bytes >= batch_bytes:
+                _flush(store, batch, result, seen)
+                pending_bytes = 0
+        if progress is not None:
+            progress(result)
+    if batch:
+        _flush(store, batch, result, seen)
+    if progress is not None:
+        progress(result)
+    return result
+
+
+def import_paths(store: Store, paths: Sequence[str | os.PathLike[str]], *,
+                 progress: Progress | None = None) -> ImportResult:
+    """Plan and run an import of `paths` (files, maildirs, mbox files, trees)."""
+    return run_import(store, plan(paths), progress=progress)

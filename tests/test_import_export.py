@@ -1,0 +1,348 @@
+"""`mailops import` / `mailops export` on real files, and `show`'s output options."""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from conftest import Cli
+
+from mailops.importer import ImportResult, plan, run_import
+from mailops.store import Store
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def msg(subject: str, body: str = "hello\n", *, crlf: bool = False,
+        sender: str = "alice@example.test") -> bytes:
+    text = (f"From: {sender}\nTo: bob@example.test\nSubject: {subject}\n"
+            f"Message-ID: <{subject.replace(' ', '.')}@example.test>\n"
+            f"Date: Mon, 02 Jan 2023 10:00:00 +0000\n\n{body}")
+    data = text.encode()
+    return data.replace(b"\n", b"\r\n") if crlf else data
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def maildir(root: Path) -> Path:
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def listing(cli: Cli) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = cli.ok("ls", "--json", "--limit", "100000").json()
+    return rows
+
+
+def stored(cli: Cli) -> dict[str, int]:
+    """sha256 -> id of every stored message."""
+    return {r["sha256"]: r["id"] for r in listing(cli)}
+
+
+# Odd but legal (or common) shapes whose bytes must survive import and export.
+ODD_MESSAGES = [
+    msg("crlf endings", crlf=True),
+    msg("no final newline", "no newline at the end"),
+    msg("from in body", "first line\nFrom here on it is quoted in mbox\n"),
+    msg("eight bit", "caf\xe9 \u2603\n").replace(b"Subject: eight bit",
+                                                   b"Subject: caf\xc3\xa9 \xff junk"),
+    msg("nul byte", "a\x00b\n"),
+    msg("empty body", ""),
+    b"Subject: headers only, no separator",
+]
+
+
+def build_tree(root: Path) -> dict[str, bytes]:
+    """An import tree: loose .eml files, nested folders, a maildir with a subfolder,
+    an mbox, plus things that must be ignored or reported. Returns name -> bytes
+    of the messages that must be stored exactly."""
+    exact: dict[str, bytes] = {}
+    exact["a"] = write(root / "a.eml", msg("loose a")).read_bytes()
+    exact["b"] = write(root / "nested" / "deeper" / "b.eml", msg("nested b", crlf=True)) \
+        .read_bytes()
+    exact["noext"] = write(root / "nested" / "message-without-extension",
+                           msg("no extension")).read_bytes()
+    md = maildir(root / "Maildir")
+    exact["md_new"] = write(md / "new" / "1700000000.M1P1Q1.host", msg("maildir new")) \
+        .read_bytes()
+    exact["md_cur"] = write(md / "cur" / "1700000001.M2P1Q2.host:2,S", msg("maildir cur")) \
+        .read_bytes()
+    write(md / "tmp" / "1700000002.M3P1Q3.host", msg("in delivery, never imported"))
+    write(md / "dovecot-uidlist", b"3 V1 N4\n")  # maildir metadata, not mail
+    sent = maildir(md / ".Sent")
+    exact["md_sent"] = write(sent / "cur" / "1700000003.M4P1Q4.host:2,S", msg("sent one")) \
+        .read_bytes()
+    write(root / "nested" / ".DS_Store", b"\x00\x00\x00\x01Bud1")  # hidden: skipped
+    write(root / ".notmuch" / "xapian" / "postlist.glass", b"not mail")  # hidden folder
+    mbox_bytes = (b"From alice@example.test Mon Jan  2 10:00:00 2023\n" + msg("mbox one")
+                  + b"\nFrom MAILER-DAEMON Mon Jan  2 11:00:00 2023\n" + msg("mbox two")
+                  + b"\n")
+    write(root / "archives" / "old.mbox", mbox_bytes)
+    os.symlink(root / "does-not-exist", root / "nested" / "broken.eml")
+    os.mkfifo(root / "nested" / "pipe")  # reading it would block forever
+    return exact
+
+
+def test_import_tree_then_reimport_adds_nothing(cli: Cli, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    exact = build_tree(tree)
+    res = cli.ok("import", str(tree), "--json")
+    summary = res.json()
+    assert summary["imported"] == len(exact) + 2  # plus the two mbox messages
+    assert summary["duplicates"] == 0
+    assert summary["failed"] == 2
+    reasons = {Path(f["origin"]).name: f["reason"] for f in summary["failures"]}
+    assert reasons == {"broken.eml": "No such file or directory", "pipe": "not a regular file"}
+    assert "broken.eml" in res.err and "Traceback" not in res.err
+    listed = cli.ok("ls", "--json").json()
+    have = {r["sha256"]: r["id"] for r in listed}
+    assert {sha(b) for b in exact.values()} <= set(have)
+    # mbox messages are stored as the stdlib gives them: no separator line,
+    # no trailing blank line.
+    assert sha(msg("mbox one")) in have and sha(msg("mbox two")) in have
+    rows = {r["subject"]: r for r in listed}
+    assert rows["mbox one"]["mail_from"] == "alice@example.test"
+    assert rows["mbox two"]["mail_from"] is None
+    assert all(r["source"] == "import" for r in rows.values())
+    assert "in delivery, never imported" not in rows
+    raw = cli.ok("show", str(have[sha(exact["b"])]), "--raw").stdout_bytes
+    assert raw == exact["b"]
+
+    again = cli.ok("import", str(tree), "--json").json()
+    assert again["imported"] == 0
+    assert again["duplicates"] == summary["imported"]
+    human = cli.ok("import", str(tree / "a.eml"))
+    assert "imported 0 message(s), skipped 1 duplicate(s), 0 failed" in human.out
+
+
+def test_import_files_directly_and_duplicates_within_one_run(cli: Cli, tmp_path: Path) -> None:
+    one = write(tmp_path / "one.eml", msg("same bytes"))
+    copy = write(tmp_path / "elsewhere" / "copy.eml", msg("same bytes"))
+    box = write(tmp_path / "box", b"From x@y Mon Jan  2 10:00:00 2023\n" + msg("in box"))
+    summary = cli.ok("import", str(one), str(copy), str(box), "--json").json()
+    assert (summary["imported"], summary["duplicates"], summary["failed"]) == (2, 1, 0)
+    assert summary["sources"] == 3
+
+
+def test_missing_path_exits_6_with_one_line_and_imports_nothing(cli: Cli,
+                                                               tmp_path: Path) -> None:
+    good = write(tmp_path / "good.eml", msg("would be imported"))
+    res = cli("import", str(good), str(tmp_path / "nope.eml"))
+    assert res.code == 6
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1, res.err
+    assert lines[0].startswith("mailops: error:") and "nope.eml" in lines[0]
+    assert cli.ok("ls", "--json").json() == []
+
+
+def test_engine_batches_progress_and_counts(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i in range(7):
+        write(src / f"{i}.eml", msg(f"batch {i}"))
+    write(src / "dup.eml", msg("batch 3"))
+    write(src / "empty.eml", b"")
+    seen: list[tuple[int, int]] = []
+
+    def progress(r: ImportResult) -> None:
+        seen.append((r.imported, r.bytes_read))
+
+    with Store(tmp_path / "s.db") as store:
+        found = plan([src])
+        assert [s.kind for s in found.sources] == ["eml"] * 9
+        result = run_import(store, found, progress=progress, batch_messages=3)
+        assert (result.imported, result.duplicates, result.failed) == (7, 1, 1)
+        assert result.failures[0].reason == "empty file"
+        assert store.count() == 7
+        assert store.existing_sha256([sha(msg("batch 0")), "0" * 64]) == {sha(msg("batch 0"))}
+    # Batches of 3 commit as they fill: progress saw the count grow in steps.
+    assert [n for n, _ in seen][-1] == 7 and 3 in [n for n, _ in seen]
+    assert seen[-1][1] == found.total_bytes
+
+
+def test_export_eml_and_maildir_roundtrip_byte_for_byte(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i, data in enumerate(ODD_MESSAGES):
+        write(src / f"{i}.eml", data)
+    assert cli.ok("import", str(src), "--json").json()["imported"] == len(ODD_MESSAGES)
+    rows = listing(cli)
+    original = {r["sha256"]: r["id"] for r in rows}
+    received = {r["sha256"]: r["received_at"] for r in rows}
+    assert set(original) == {sha(m) for m in ODD_MESSAGES}
+
+    eml_dir = tmp_path / "out-eml"
+    summary = cli.ok("export", "--to", str(eml_dir), "--json").json()
+    assert summary == {"format": "eml", "to": str(eml_dir), "exported": len(ODD_MESSAGES),
+                       "bytes": sum(len(m) for m in ODD_MESSAGES)}
+    assert sorted(p.name for p in eml_dir.iterdir()) == sorted(
+        f"{i}.eml" for i in original.values())
+    for digest, msg_id in original.items():
+        assert sha((eml_dir / f"{msg_id}.eml").read_bytes()) == digest
+
+    md = tmp_path / "out-md"
+    cli.ok("export", "--to", str(md), "--format", "maildir")
+    names = [p.name for p in (md / "cur").iterdir()]
+    assert len(names) == len(set(names)) == len(ODD_MESSAGES)
+    assert all(re.fullmatch(r"\d+\.M\d+P\d+Q\d+\.[^/:]+:2,[A-Z]*", n) for n in names), names
+    assert list((md / "new").iterdir()) == [] and list((md / "tmp").iterdir()) == []
+
+    for export in (eml_dir, md):
+        fresh = Cli(tmp_path / f"fresh-{export.name}")
+        fresh.home.mkdir()
+        fresh.ok("import", str(export))
+        again = listing(fresh)
+        assert {r["sha256"] for r in again} == set(original), export.name
+        # The received time travels too (file mtime for .eml, the name for maildir).
+        for r in again:
+            assert abs(r["received_at"] - received[r["sha256"]]) < 1e-5, export.name
+
+
+def test_export_mbox_quotes_from_and_reimports(cli: Cli, tmp_path: Path) -> None:
+    box_src = write(tmp_path / "in.mbox",
+                    b"From sender@example.test Mon Jan  2 10:00:00 2023\n" + msg("envelope"))
+    for i, data in enumerate(ODD_MESSAGES[:3]):
+        write(tmp_path / "odd" / f"{i}.eml", data)
+    cli.ok("import", str(box_src), str(tmp_path / "odd"))
+    out = tmp_path / "out" / "all.mbox"
+    summary = cli.ok("export", "--to", str(out), "--format", "mbox", "--json").json()
+    assert summary["exported"] == 4
+    box = mailbox.mbox(out, create=False)
+    try:
+        got = {m["Subject"]: m for m in box}
+        assert len(box) == 4
+        assert got["envelope"].get_from().startswith("sender@example.test Mon Jan  2 10:00:00")
+        assert got["crlf endings"].get_from().startswith("MAILER-DAEMON ")
+        body = box.get_bytes(list(box.keys())[3])
+        assert b"\n>From here on" in body  # the stdlib's mbox quoting changes bytes
+    finally:
+        box.close()
+    fresh = Cli(tmp_path / "fresh")
+    fresh.home.mkdir()
+    assert fresh.ok("import", str(out), "--json").json()["imported"] == 4
+    # Messages without "From " lines and ending in a newline come back exactly.
+    assert sha(msg("envelope")) in stored(fresh)
+    # A second export appends to the mbox.
+    cli.ok("export", "envelope", "--to", str(out), "--format", "mbox")
+    box = mailbox.mbox(out, create=False)
+    assert len(box) == 5
+    box.close()
+    not_mbox = write(tmp_path / "notes.txt", b"precious notes\n")
+    res = cli("export", "--to", str(not_mbox), "--format", "mbox")
+    assert res.code == 2 and "not an mbox" in res.err
+    assert not_mbox.read_bytes() == b"precious notes\n"
+
+
+def test_export_query_limit_and_bad_format(cli: Cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for i in range(5):
+        write(src / f"{i}.eml", msg(f"invoice {i}" if i % 2 == 0 else f"note {i}"))
+    cli.ok("import", str(src))
+    ids = {r["subject"]: r["id"] for r in cli.ok("ls", "--json").json()}
+    out = tmp_path / "inv"
+    assert cli.ok("export", "invoice", "--to", str(out), "--json").json()["exported"] == 3
+    assert {p.name for p in out.iterdir()} == {f"{ids[f'invoice {i}']}.eml" for i in (0, 2, 4)}
+    newest = tmp_path / "newest"
+    cli.ok("export", "--limit", "2", "--to", str(newest))
+    assert {p.name for p in newest.iterdir()} == {f"{ids['invoice 4']}.eml",
+                                                  f"{ids['note 3']}.eml"}
+    res = cli("export", "--to", str(tmp_path / "x"), "--format", "pst")
+    assert res.code == 2 and "unknown format" in res.err
+    afile = write(tmp_path / "afile", b"x")
+    res = cli("export", "--to", str(afile))
+    assert res.code == 2 and "not a directory" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_help_has_examples(cli: Cli) -> None:
+    for command in ("import", "export"):
+        out = cli.ok(command, "--help").out
+        assert "Example" in out and f"mailops {command} " in out
+
+
+ATTACHMENT_MESSAGE = b"""\
+From: Alice <alice@example.test>
+To: bob@example.test
+Subject: show options
+Message-ID: <show@example.test>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative; boundary="alt"
+
+--alt
+Content-Type: text/plain; charset=utf-8
+
+Plain body text.
+--alt
+Content-Type: text/html; charset=utf-8
+
+<html><body><p>HTML <b>body</b> <a href="https://example.test/x">link</a></p></body></html>
+--alt--
+--outer
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="../../evil"
+Content-Transfer-Encoding: base64
+
+ZXZpbCBieXRlcw==
+--outer
+Content-Type: text/plain
+Content-Disposition: attachment; filename="report.txt"
+
+report contents
+--outer
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename="/etc/passwd"
+
+not the real one
+--outer--
+"""
+
+
+def test_show_options(cli: Cli, tmp_path: Path) -> None:
+    src = write(tmp_path / "show.eml", ATTACHMENT_MESSAGE)
+    cli.ok("import", str(src))
+    msg_id = str(cli.ok("ls", "--json").json()[0]["id"])
+
+    headers = cli.ok("show", msg_id, "--headers").stdout_bytes
+    assert headers == ATTACHMENT_MESSAGE[: ATTACHMENT_MESSAGE.index(b"\n\n") + 2]
+
+    html = cli.ok("show", msg_id, "--html").out
+    assert "<b>body</b>" in html
+
+    shown = cli.ok("show", msg_id, "--json").json()
+    numbers = {p["filename"] or p["content_type"]: p["number"] for p in shown["parts"]}
+    assert shown["headers"]["subject"] == "show options"
+    assert "Plain body text." in shown["text"]
+    assert shown["links"] == ["https://example.test/x"]
+    assert shown["attachments"] == ["../../evil", "report.txt", "/etc/passwd"]
+    assert cli.ok("show", msg_id, "--part", str(numbers["../../evil"])).stdout_bytes \
+        == b"evil bytes"
+    assert cli.ok("show", msg_id, "--part", str(numbers["text/plain"])).stdout_bytes \
+        == b"Plain body text."  # the newline before a boundary belongs to it
+    res = cli("show", msg_id, "--part", "99")
+    assert res.code == 5 and "no part 99" in res.err
+
+    out = tmp_path / "deep" / "attachments"
+    saved = [Path(line) for line in cli.ok("show", msg_id, "--save-attachments", str(out))
+             .out.splitlines()]
+    assert len(saved) == 3
+    for path in saved:
+        assert path.resolve().parent == out.resolve(), path
+    assert (out / "evil").read_bytes() == b"evil bytes"
+    assert (out / "passwd").read_bytes() == b"not the real one"
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "deep" / "evil").exists()
+    # Saving again never overwrites: new names, same directory.
+    again = cli.ok("show", msg_id, "--save-attachments", str(out)).out.splitlines()
+    assert {Path(p).resolve().parent for p in again} == {out.resolve()}
+    assert len(list(out.iterdir())) == 6
