@@ -102,6 +102,18 @@ class Parsed:
     attachments: list[str] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    in_reply_to: str | None = None  # message-id, without angle brackets
+    references: list[str] = field(default_factory=list)  # oldest first
+
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+def message_ids(value: str | None) -> list[str]:
+    """The <message-ids> in a References or In-Reply-To value, in order, deduplicated."""
+    if not value:
+        return []
+    return list(dict.fromkeys(_MSGID.findall(value)))
 
 
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
@@ -201,6 +213,9 @@ def summarize(raw: bytes) -> Parsed:
     out.defects.extend(type(x).__name__ for x in msg.defects)
     mid = _header(msg, "Message-ID", d)
     out.message_id = mid.strip().strip("<>") if mid else None
+    out.references = message_ids(_header(msg, "References", d))
+    replied = message_ids(_header(msg, "In-Reply-To", d))
+    out.in_reply_to = replied[0] if replied else None
     out.subject = (_header(msg, "Subject", d) or "").replace("\n", " ").replace("\r", "")
     froms = _addresses(msg, "From", d)
     out.from_ = froms[0] if froms else ""

@@ -97,3 +97,25 @@ def test_not_a_database(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open mail store"):
         Store(path)
+
+
+def test_migration_from_schema_1_reindexes(tmp_path: Path) -> None:
+    """A store written before the mailbox engine (schema 1) opens, and its mail is
+    re-indexed into the per-field columns."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    import zstandard
+
+    db.execute("INSERT INTO messages (id, received_at, size, sha256, indexed, subject)"
+               " VALUES (1, 0, ?, 'x', 1, 'Café menu')", (len(RAW),))
+    db.execute("INSERT INTO bodies (id, raw) VALUES (1, ?)",
+               (zstandard.ZstdCompressor().compress(RAW),))
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert store.pending_count() == 1
+        store.index_pending()
+        assert [r["id"] for r in store.list("creme")] == [1]
+        assert store.raw(1) == RAW

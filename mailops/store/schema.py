@@ -52,4 +52,41 @@ MIGRATIONS: tuple[str, ...] = (
         tokenize='unicode61 remove_diacritics 2'
     );
     """,
+    # 2: the mailbox engine. Per-field index columns for the query language
+    # (from:, to:, cc:, subject:, body:, filename:), flags as columns, tags,
+    # thread bookkeeping. Every message is re-indexed into the new columns.
+    """
+    DROP TABLE texts_fts;
+    DROP TABLE texts;
+    CREATE TABLE texts (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        cc TEXT NOT NULL,
+        body TEXT NOT NULL,
+        filename TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE texts_fts USING fts5(
+        subject, sender, recipients, cc, body, filename,
+        content='texts', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    ALTER TABLE messages ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN replied INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN thread_id INTEGER;
+    ALTER TABLE messages ADD COLUMN in_reply_to TEXT;
+    ALTER TABLE messages ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX messages_thread ON messages(thread_id);
+    CREATE INDEX messages_date ON messages(coalesce(date_ts, received_at));
+    CREATE INDEX messages_folder ON messages(folder);
+    CREATE TABLE tags (
+        msg_id INTEGER NOT NULL,
+        tag TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (msg_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_by_tag ON tags(tag, msg_id);
+    UPDATE messages SET indexed = 0;
+    """,
 )

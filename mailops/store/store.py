@@ -248,22 +248,33 @@ class Store:
         self.db.execute(
             "UPDATE messages SET indexed = 1, message_id = ?, date = ?, date_ts = ?,"
             " from_addr = ?, to_addrs = ?, cc_addrs = ?, subject = ?, attachments = ?,"
-            " attachment_names = ?, defects = ? WHERE id = ?",
+            " attachment_names = ?, defects = ?, in_reply_to = ?, refs = ? WHERE id = ?",
             (p.message_id, p.date, p.date_ts, p.from_, json.dumps(p.to), json.dumps(p.cc),
              p.subject, len(p.attachments), json.dumps(p.attachments), json.dumps(p.defects),
-             msg_id),
+             p.in_reply_to, json.dumps(p.references), msg_id),
         )
-        addresses = " ".join([p.from_, *p.to, *p.cc, *p.bcc])
-        names = " ".join(p.attachments)
+        # to: searches To, Cc and Bcc; cc: only Cc (the query language's fields).
+        values = (msg_id, p.subject, p.from_, " ".join([*p.to, *p.cc, *p.bcc]), " ".join(p.cc),
+                  p.text, " ".join(p.attachments))
+        self._unindex(msg_id)
         self.db.execute(
-            "INSERT INTO texts (id, subject, addresses, body, attachments) VALUES (?, ?, ?, ?, ?)",
-            (msg_id, p.subject, addresses, p.text, names),
-        )
+            "INSERT INTO texts (id, subject, sender, recipients, cc, body, filename)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", values)
         self.db.execute(
-            "INSERT INTO texts_fts (rowid, subject, addresses, body, attachments)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (msg_id, p.subject, addresses, p.text, names),
-        )
+            "INSERT INTO texts_fts (rowid, subject, sender, recipients, cc, body, filename)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+
+    def _unindex(self, msg_id: int) -> None:
+        """Remove a message's search-index entry (external-content FTS5 needs the
+        old values to delete them)."""
+        old = self.db.execute(
+            "SELECT subject, sender, recipients, cc, body, filename FROM texts WHERE id = ?",
+            (msg_id,)).fetchone()
+        if old is not None:
+            self.db.execute(
+                "INSERT INTO texts_fts (texts_fts, rowid, subject, sender, recipients, cc, body,"
+                " filename) VALUES ('delete', ?, ?, ?, ?, ?, ?, ?)", (msg_id, *tuple(old)))
+            self.db.execute("DELETE FROM texts WHERE id = ?", (msg_id,))
 
     def pending_count(self) -> int:
         """Messages stored but not yet parsed and indexed."""
@@ -320,17 +331,9 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for msg_id in ids:
-                old = self.db.execute(
-                    "SELECT subject, addresses, body, attachments FROM texts WHERE id = ?",
-                    (msg_id,)).fetchone()
-                if old is not None:
-                    self.db.execute(
-                        "INSERT INTO texts_fts (texts_fts, rowid, subject, addresses, body,"
-                        " attachments) VALUES ('delete', ?, ?, ?, ?, ?)",
-                        (msg_id, old["subject"], old["addresses"], old["body"],
-                         old["attachments"]))
-                    self.db.execute("DELETE FROM texts WHERE id = ?", (msg_id,))
+                self._unindex(msg_id)
                 self.db.execute("DELETE FROM bodies WHERE id = ?", (msg_id,))
+                self.db.execute("DELETE FROM tags WHERE msg_id = ?", (msg_id,))
                 cur = self.db.execute("DELETE FROM messages WHERE id = ?", (msg_id,))
                 count += cur.rowcount
             self.db.execute("COMMIT")
