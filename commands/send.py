@@ -67,6 +67,7 @@ def send_cmd(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the result and the SMTP transcript as JSON."),
 ) -> None:
+    from mailops import compose
     from mailops import send as engine
     from mailops.errors import MailopsError, UsageError
 
@@ -84,10 +85,10 @@ def send_cmd(
     if ehlo is not None:
         engine.check_ehlo(ehlo)
     if eml is not None:
-        message = engine.load_eml(eml, sender, [*(to or []), *(cc or []), *(bcc or [])])
+        message = compose.load_eml(eml, sender, [*(to or []), *(cc or []), *(bcc or [])])
     else:
-        text = engine.read_body(body, sys.stdin.buffer) if body is not None else ""
-        message = engine.build_message(engine.Draft(
+        text = compose.read_body(body, sys.stdin.buffer) if body is not None else ""
+        message = compose.build_message(compose.Draft(
             sender=sender if sender is not None else cfg.get_str("send.from"),
             to=to or [], cc=cc or [], bcc=bcc or [], subject=subject, body=text,
             attachments=attach or [], headers=header or []))
