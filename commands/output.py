@@ -110,9 +110,18 @@ def print_plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
             out.append(value.rjust(widths[i]) if col in right else value.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    text = [line(list(columns))]
-    text += [line(values) for values in cells]
+    header = line(list(columns))
+    if use_color():
+        header = f"\x1b[1m{header}\x1b[0m"
+    text = [header, *(line(values) for values in cells)]
     sys.stdout.write("\n".join(text) + "\n")
+
+
+def use_color() -> bool:
+    """Colour only for a person at a terminal who has not set NO_COLOR."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[str],
