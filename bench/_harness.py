@@ -118,6 +118,15 @@ def mailops_serve(*extra: str) -> Iterator[Running]:
             log.close()
 
 
+def workers_used(run: Running) -> int:
+    """The SMTP process count the daemon reports in its `listening` log line."""
+    assert run.home is not None
+    for line in (run.home / "serve.log").read_text(errors="replace").splitlines():
+        if " listening " in line and "workers=" in line:
+            return int(line.rpartition("workers=")[2].split()[0])
+    return 1
+
+
 @contextmanager
 def baseline_server() -> Iterator[Running]:
     """The bare aiosmtpd server (default asyncio loop, stores nothing)."""

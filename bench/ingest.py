@@ -7,6 +7,10 @@ message is findable by full-text search (the indexer's lag); that run is extra
 and not part of the rate medians.
 
     uv run python bench/ingest.py [--runs 3] [--sessions 8] [--messages 5000] [--length 4000]
+                                  [--workers N|auto]
+
+`--workers` goes to `mailops serve` only (default: the daemon's default, auto);
+the baseline stays one process on the default asyncio loop.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _harness import baseline_server, machine, mailops_serve, median, smtp_source
+from _harness import baseline_server, machine, mailops_serve, median, smtp_source, workers_used
 
 from mailops.store import Store
 
@@ -63,8 +67,10 @@ class LagProbe(threading.Thread):
 def run_mailops(args: argparse.Namespace, lag: bool = False) -> tuple[float, list[float]]:
     """One smtp-source run; with `lag`, a LagProbe runs beside it (not a timed run:
     the probe's own client and polling take CPU the baseline runs do not pay)."""
-    with mailops_serve() as srv:
+    extra = ("--workers", args.workers) if args.workers else ()
+    with mailops_serve(*extra) as srv:
         assert srv.home is not None
+        args.workers_used = workers_used(srv)
         store_path = srv.home / "mailops.db"
         probe = LagProbe(srv.port, store_path)
         if lag:
@@ -97,6 +103,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--length", type=int, default=4000)
+    parser.add_argument("--workers", default=None,
+                        help="mailops serve --workers (default: the daemon's own default)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"load: smtp-source -s {args.sessions} -m {args.messages} -l {args.length},"
@@ -119,7 +127,8 @@ def main() -> None:
     print(f"  lag run mailops: {rate:7.0f} msg/s with a probe message every 0.25 s"
           " (not in the medians)", flush=True)
     m_ours, m_base = median(ours), median(base)
-    print(f"mailops serve (durable, uvloop): median {m_ours:.0f} msg/s")
+    print(f"mailops serve (durable, uvloop, {args.workers_used} SMTP processes):"
+          f" median {m_ours:.0f} msg/s")
     print(f"bare aiosmtpd (asyncio, stores nothing): median {m_base:.0f} msg/s")
     print(f"ratio mailops/baseline: {m_ours / m_base:.2f}x")
     if lags:

@@ -43,15 +43,32 @@ def open_store(ctx: typer.Context, *, readonly: bool = False) -> Store:
     switch to read-write when messages are stored but not yet parsed (the daemon
     was killed, say) so listings are complete.
     """
+    from mailops.errors import StoreOutdated
     from mailops.store import Store
 
-    path = state(ctx).config.paths.store_file
+    config = state(ctx).config
+    path = config.paths.store_file
     if readonly and path.exists():
-        store = Store(path, readonly=True)
+        try:
+            store = Store(path, readonly=True)
+        except StoreOutdated:  # written by an older mailops: migrate, then read
+            store = Store(path, tagging=config.tagging)
+            _record_settings(store, config)
         if store.pending_count():
             store.close()
-            store = Store(path)
+            store = Store(path, tagging=config.tagging)  # indexing applies the rules
+            _record_settings(store, config)
             while store.index_pending(1000):
                 pass
         return store
-    return Store(path)
+    store = Store(path, tagging=config.tagging)
+    _record_settings(store, config)
+    return store
+
+
+def _record_settings(store: Store, config: Config) -> None:
+    """Settings indexing reads from the store itself (the daemon's indexer has no
+    config of its own): the thread subject-fallback window."""
+    from mailops.threads import sync_settings
+
+    sync_settings(store, config.get_int("threads.subject_days"))

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from .context import open_store
-from .output import Format, pick_format, print_json, print_plain_table, render
+from .output import print_json
 
 LIST_COLUMNS = ["id", "date", "from", "to", "subject", "size"]
 
@@ -31,55 +31,6 @@ def _rows_for_people(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         shown["from"] = r["from"] or r["mail_from"] or ""
         out.append(shown)
     return out
-
-
-def _listing(ctx: typer.Context, query: str | None, limit: int, before: int | None,
-             fmt: Format) -> None:
-    with open_store(ctx, readonly=True) as store:
-        rows = store.list(query, limit=limit, before_id=before)
-    if fmt is Format.table:
-        print_plain_table(_rows_for_people(rows), LIST_COLUMNS)
-        if not rows:
-            sys.stderr.write("no messages" + (f" match {query!r}" if query else "") + "\n")
-    else:
-        render(rows, fmt, LIST_COLUMNS)
-
-
-def ls_cmd(
-    ctx: typer.Context,
-    query: str | None = typer.Argument(None, help="Only messages matching these words."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
-    before: int | None = typer.Option(None, "--before-id", help="Page: ids below this one."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
-    as_json: bool = typer.Option(False, "--json", help="JSON rows (see docs/cli.md)."),
-    as_csv: bool = typer.Option(False, "--csv", help="CSV rows."),
-) -> None:
-    """List stored messages, newest first.
-
-    \b
-    Examples:
-      mailops ls
-      mailops ls invoice --limit 10 --json
-    """
-    _listing(ctx, query, limit, before, pick_format(fmt, as_json, as_csv))
-
-
-def search_cmd(
-    ctx: typer.Context,
-    query: str = typer.Argument(..., help="Words that must all appear (prefix* allowed)."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
-    as_json: bool = typer.Option(False, "--json", help="JSON rows, same shape as ls."),
-    as_csv: bool = typer.Option(False, "--csv", help="CSV rows."),
-) -> None:
-    """Full-text search over subject, addresses, body and attachment names.
-
-    \b
-    Examples:
-      mailops search "password reset"
-      mailops search 'invoi*' --json
-    """
-    _listing(ctx, query, limit, None, pick_format(fmt, as_json, as_csv))
 
 
 def show_cmd(
@@ -156,7 +107,8 @@ def _print_readable(v: dict[str, Any]) -> None:
 def rm_cmd(
     ctx: typer.Context,
     ids: list[int] = typer.Argument(None, metavar="[ID]...", help="Message ids to delete."),
-    query: str | None = typer.Option(None, "--query", "-q", help="Delete every match."),
+    query: str | None = typer.Option(None, "--query", "-q",
+                                     help="Delete every match of this query."),
     everything: bool = typer.Option(False, "--all", help="Delete every message."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting by query."),
 ) -> None:
@@ -188,7 +140,8 @@ def rm_cmd(
 
 def wait_cmd(
     ctx: typer.Context,
-    query: str | None = typer.Argument(None, help="Words the message must match (any if empty)."),
+    query: str | None = typer.Argument(None,
+                                       help="A query the message must match (any if empty)."),
     timeout: float = typer.Option(30.0, "--timeout", "-t", help="Give up after S seconds."),
     count: int = typer.Option(1, "--count", "-c", min=1, help="Wait for N matching messages."),
     since_now: bool = typer.Option(False, "--new/--any",
@@ -204,12 +157,16 @@ def wait_cmd(
     \b
     Examples:
       mailops wait "Welcome to" --timeout 30
+      mailops wait 'to:dev@example.test subject:"reset your password"'
       mailops wait --new --count 3 --json
     """
     from mailops.wait import wait_for
 
+    from .context import state
+
     rows = wait_for(ctx_store_path(ctx), query, timeout=timeout, count=count,
-                    since_now=since_now, after_id=after_id, interval=interval)
+                    since_now=since_now, after_id=after_id, interval=interval,
+                    tagging=state(ctx).config.tagging)
     if as_json:
         print_json(rows)
     else:
@@ -226,8 +183,9 @@ def ctx_store_path(ctx: typer.Context) -> Path:
 
 def register(app: typer.Typer) -> None:
     """Add the mailbox commands to the root app."""
-    app.command("ls")(ls_cmd)
-    app.command("search")(search_cmd)
+    from . import search  # ls and search live there (it imports this module's helpers)
+
+    search.register(app)
     app.command("show")(show_cmd)
     app.command("rm")(rm_cmd)
     app.command("wait")(wait_cmd)

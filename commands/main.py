@@ -13,7 +13,7 @@ import typer
 from mailops import __version__
 from mailops.errors import MailopsError
 
-from . import config_cmd, doctor, mailbox, send, serve, transfer
+from . import backup, config_cmd, doctor, mailbox, retention, send, serve, tags, threads, transfer
 from .context import state
 
 app = typer.Typer(
@@ -47,7 +47,8 @@ def root(
     state(ctx).home = home
 
 
-for module in (serve, mailbox, config_cmd, doctor, transfer, send):
+for module in (serve, mailbox, config_cmd, doctor, transfer, send, tags, threads, retention,
+               backup):
     module.register(app)
 
 

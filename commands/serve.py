@@ -79,6 +79,16 @@ def _status(path: Path, as_json: bool) -> int:
     return 0 if running else 1
 
 
+def _record_thread_settings(store_path: Path, subject_days: int) -> None:
+    """Write the thread subject-fallback window into the store: the daemon's indexer
+    reads it there."""
+    from mailops.store import Store
+    from mailops.threads import sync_settings
+
+    with Store(store_path) as store:
+        sync_settings(store, subject_days)
+
+
 def _detach(pidfile: Path) -> None:
     """Start this same command without --detach in a new session; wait until ready."""
     if (pid := _read_pid(pidfile)) and _alive(pid):
@@ -138,6 +148,9 @@ def serve_cmd(
     chaos_seed: int | None = typer.Option(None, "--chaos-seed", help="Seed for repeatable chaos."),
     log_format: str | None = typer.Option(None, "--log-format", help="text or json."),
     loop: str = typer.Option("uvloop", "--loop", help="Event loop: uvloop or asyncio."),
+    workers: str | None = typer.Option(None, "--workers", metavar="N|auto",
+                                       help="SMTP processes sharing the port (auto: 2 with "
+                                       "2+ CPUs, else 1)."),
     detach: bool = typer.Option(False, "--detach", help="Run in the background."),
     pidfile: Path | None = typer.Option(None, "--pidfile", help="Pid file (with --detach, "
                                         "--stop, --status)."),
@@ -147,7 +160,13 @@ def serve_cmd(
 ) -> None:
     from mailops.smtp import logfmt
     from mailops.smtp.chaos import parse_trigger
-    from mailops.smtp.server import ServeOptions, parse_listen, serve, validate
+    from mailops.smtp.server import (
+        ServeOptions,
+        parse_listen,
+        resolve_workers,
+        serve,
+        validate,
+    )
 
     cfg = state(ctx).config
     pid_path = _pidfile(ctx, pidfile)
@@ -156,10 +175,12 @@ def serve_cmd(
         return
     if status:
         raise typer.Exit(_status(pid_path, as_json))
+    if workers is not None:
+        resolve_workers(workers)  # a bad flag is a usage error (2), not a config one
     for key, value in (("serve.listen", listen or None), ("serve.auth", auth),
                        ("serve.max_size", max_size), ("serve.max_recipients", max_recipients),
                        ("serve.command_timeout", timeout), ("serve.hostname", hostname),
-                       ("serve.log_format", log_format)):
+                       ("serve.log_format", log_format), ("serve.workers", workers)):
         if value is not None:
             cfg.set(key, value, "flag")
     if allow_public:
@@ -172,7 +193,8 @@ def serve_cmd(
         max_recipients=cfg.get_int("serve.max_recipients"), auth=cfg.get_str("serve.auth"),
         timeout=cfg.get_int("serve.command_timeout"), allow_public=cfg.get("serve.allow_public"),
         starttls=starttls, tls_cert=tls_cert, tls_key=tls_key, tls_dir=cfg.paths.data_dir / "tls",
-        chaos=[parse_trigger(c) for c in chaos or []], chaos_seed=chaos_seed, event_loop=loop)
+        chaos=[parse_trigger(c) for c in chaos or []], chaos_seed=chaos_seed, event_loop=loop,
+        workers=resolve_workers(cfg.get_str("serve.workers"), chaos_seed))
     log_fmt = cfg.get_str("serve.log_format")
     if log_fmt not in {"text", "json"}:
         raise UsageError(f"--log-format {log_fmt!r}: expected text or json")
@@ -181,6 +203,9 @@ def serve_cmd(
         _detach(pid_path)
         return
     logfmt.configure(log_fmt)
+    _record_thread_settings(opts.store_path, cfg.get_int("threads.subject_days"))
+    if cfg.paths.source == "--home":  # the indexer child loads the same config (rules)
+        os.environ["MAILOPS_HOME"] = str(cfg.paths.config_dir)
 
     def ready(addresses: list[str]) -> None:
         if pidfile is not None:

@@ -111,7 +111,7 @@ def import_cmd(
 
 def export_cmd(
     ctx: typer.Context,
-    query: str | None = typer.Argument(None, help="Only messages matching these words."),
+    query: str | None = typer.Argument(None, help="Only messages matching this query."),
     to: Path = typer.Option(..., "--to", metavar="DIR|FILE",
                             help="Directory (eml, maildir) or file (mbox) to write."),
     fmt: str = typer.Option("eml", "--format", "-f", metavar="eml|mbox|maildir",

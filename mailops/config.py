@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mailops.errors import ConfigError
 from mailops.paths import Paths, resolve_paths
+from mailops.retention import (
+    check_count_setting,
+    check_duration_setting,
+    check_rules_setting,
+    check_size_setting,
+)
+from mailops.tagging import Rule, Tagging, parse_rules
 
 
 @dataclass(frozen=True)
@@ -26,11 +33,24 @@ class Setting:
     kind: type  # int, str, bool or list (of str)
     default: Any
     help: str
+    # Validates and normalizes a value instead of `kind` (args: value, "key (from SOURCE)").
+    check: Callable[[Any, str], Any] | None = None
 
     @property
     def env_var(self) -> str:
         """The environment variable that overrides this key."""
         return "MAILOPS_" + self.key.upper().replace(".", "_")
+
+
+def _workers_setting(value: Any, where: str) -> str:
+    """serve.workers: `auto` or a whole number (TOML `workers = 3` or a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto" or (text.isascii() and text.isdigit()):
+            return text
+    raise ConfigError(f"{where}: expected auto or a whole number, got {value!r}")
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -42,9 +62,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("serve.command_timeout", int, 300, "seconds a client may take per command"),
     Setting("serve.allow_public", bool, False, "allow binding non-loopback addresses"),
     Setting("serve.log_format", str, "text", "log lines: text or json"),
+    Setting("serve.workers", str, "auto",
+            "SMTP processes: a number, or auto (2 with 2+ CPUs, else 1)",
+            check=_workers_setting),
     Setting("send.server", str, "127.0.0.1:2525", "default SMTP server for `send`"),
     Setting("send.from", str, "mailops@localhost", "default envelope and From address"),
     Setting("send.timeout", int, 30, "seconds to wait for each SMTP step"),
+    Setting("tags.plus_addressing", bool, True,
+            "at ingest, tag mail to user+TAG@domain with TAG (docs/tags.md)"),
+    Setting("tags.x_tags", bool, True, "at ingest, tag mail with its X-Tags header's tags"),
+    Setting("threads.subject_days", int, 0,
+            "a 'Re:' without references joins the newest thread with its subject within"
+            " N days (0: off; docs/threads.md)"),
+    # Retention (docs/retention.md): unset limits are None; rules come from
+    # [[retention.rules]] tables (or JSON in MAILOPS_RETENTION_RULES).
+    Setting("retention.max_messages", int, None, "keep at most N messages (oldest go first)",
+            check_count_setting),
+    Setting("retention.max_age", str, None, "delete messages older than this, e.g. 30d",
+            check_duration_setting),
+    Setting("retention.max_size", str, None, "keep at most this much raw mail, e.g. 500M",
+            check_size_setting),
+    Setting("retention.rules", list, [], "per-folder or per-tag limits",
+            check_rules_setting),
+    Setting("retention.interval", str, "1h", "how often the daemon applies retention",
+            check_duration_setting),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -56,6 +97,14 @@ class Config:
     paths: Paths
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()  # config.toml's [[rules]] (not a flat key)
+    rules_source: str = "default"
+
+    @property
+    def tagging(self) -> Tagging:
+        """What indexing applies to new messages (pass to `Store(tagging=...)`)."""
+        return Tagging(self.rules, bool(self.values["tags.plus_addressing"]),
+                       bool(self.values["tags.x_tags"]))
 
     def get(self, key: str) -> Any:
         """The effective value of a known key."""
@@ -86,7 +135,18 @@ class Config:
             {"key": s.key, "value": self.values[s.key], "source": self.sources[s.key],
              "env": s.env_var, "help": s.help}
             for s in SETTINGS
+        ] + [  # one row per auto-tagging rule, after the flat keys
+            {"key": f"rules[{n}]", "value": _describe_rule(r), "source": self.rules_source,
+             "env": "", "help": f"auto-tagging rule ({r.name})"}
+            for n, r in enumerate(self.rules, 1)
         ]
+
+
+def _describe_rule(rule: Rule) -> str:
+    parts = [rule.query, "->", *(f"+{t}" for t in rule.tags)]
+    if rule.folder is not None:
+        parts.append(f"folder={rule.folder}")
+    return " ".join(parts)
 
 
 def _setting(key: str) -> Setting:
@@ -100,6 +160,8 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
     """Check or convert a value to the setting's kind; strings come from env vars."""
     kind = setting.kind
     where = f"{setting.key} (from {source})"
+    if setting.check is not None:
+        return setting.check(value, where)
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -155,6 +217,9 @@ def load_config(home: str | os.PathLike[str] | None = None,
             raise ConfigError(f"cannot read {cfile}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{cfile}: invalid TOML: {exc}") from None
+        if "rules" in data:  # an array of tables, not a flat key
+            cfg.rules = parse_rules(data.pop("rules"), str(cfile))
+            cfg.rules_source = str(cfile)
         for key, value in _flatten(data).items():
             if key not in _BY_KEY:
                 raise ConfigError(f"{cfile}: unknown key {key!r}")

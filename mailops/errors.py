@@ -43,6 +43,10 @@ class StoreError(MailopsError):
     exit_code = 4
 
 
+class StoreOutdated(StoreError):
+    """A read-only open found a store from an older mailops (schema migrations pending)."""
+
+
 class NotFoundError(StoreError):
     """A message (or other stored object) does not exist."""
 
@@ -65,6 +69,20 @@ class TimeoutExpired(MailopsError):
     """A wait ran out of time before its condition held."""
 
     exit_code = 8
+
+
+class BackupError(MailopsError):
+    """A backup file is missing, unreadable, corrupt or fails verification, or a
+    backup cannot be written."""
+
+    exit_code = 9
+
+
+class RestoreRefused(MailopsError):
+    """`restore` will not replace the store: it holds messages (no --force) or another
+    process (a running daemon) has it open."""
+
+    exit_code = 20
 
 
 class SendError(MailopsError):

@@ -104,6 +104,7 @@ class Parsed:
     defects: list[str] = field(default_factory=list)
     in_reply_to: str | None = None  # message-id, without angle brackets
     references: list[str] = field(default_factory=list)  # oldest first
+    x_tags: list[str] = field(default_factory=list)  # raw X-Tags header values
 
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -222,6 +223,10 @@ def summarize(raw: bytes) -> Parsed:
     out.to = _addresses(msg, "To", d)
     out.cc = _addresses(msg, "Cc", d)
     out.bcc = _addresses(msg, "Bcc", d)
+    try:  # auto-tagging reads these; a broken header must not stop indexing
+        out.x_tags = [clean(str(v)) for v in msg.get_all("X-Tags") or []]
+    except Exception as exc:
+        d.append(f"header X-Tags: {type(exc).__name__}")
     date = _header(msg, "Date", d)
     if date:
         try:

@@ -6,19 +6,25 @@ import time
 from pathlib import Path
 
 from mailops.errors import StoreError, TimeoutExpired
+from mailops.query import parse
 from mailops.store import MessageRow, Store
+from mailops.tagging import Tagging
 
 
 def wait_for(store_path: Path, query: str | None, *, timeout: float, count: int = 1,
              since_now: bool = False, after_id: int | None = None,
-             interval: float = 0.1) -> list[MessageRow]:
+             interval: float = 0.1, tagging: Tagging | None = None) -> list[MessageRow]:
     """Return the first `count` messages matching `query`.
 
     With `since_now`, only messages stored after the call began count; with
     `after_id`, only messages with a higher id. Raises
     TimeoutExpired when `timeout` seconds pass first. The store may not exist
-    yet (the daemon is still starting): that counts as empty.
+    yet (the daemon is still starting): that counts as empty. The query uses
+    the search language (mailops.query); a syntax error is raised at once.
     """
+    # Parsed once: a typo fails now, not at the timeout, and after:10m means
+    # ten minutes before the wait started.
+    node = parse(query) if query and query.strip() else None
     deadline = time.monotonic() + timeout
     store: Store | None = None
     baseline: int | None = after_id
@@ -26,7 +32,8 @@ def wait_for(store_path: Path, query: str | None, *, timeout: float, count: int 
         while True:
             if store is None and store_path.exists():
                 try:
-                    store = Store(store_path)
+                    # wait may index before the daemon does: same auto-tagging
+                    store = Store(store_path, tagging=tagging)
                 except StoreError:
                     store = None
             if store is not None:
@@ -34,7 +41,7 @@ def wait_for(store_path: Path, query: str | None, *, timeout: float, count: int 
                     baseline = store.max_id() if since_now else 0
                 if store.pending_count():
                     store.index_pending(1000)
-                rows = store.list(query, limit=count, after_id=baseline, oldest_first=True)
+                rows = store.list(node, limit=count, after_id=baseline, oldest_first=True)
                 if len(rows) >= count:
                     return rows
             elif baseline is None:

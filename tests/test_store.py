@@ -119,3 +119,21 @@ def test_migration_from_schema_1_reindexes(tmp_path: Path) -> None:
         store.index_pending()
         assert [r["id"] for r in store.list("creme")] == [1]
         assert store.raw(1) == RAW
+
+
+def test_ls_upgrades_an_old_store_instead_of_failing(home: Path) -> None:
+    """After upgrading mailops, the first command a user runs is often `ls`."""
+    from conftest import Cli
+
+    db = sqlite3.connect(home / "mailops.db")
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    import zstandard
+
+    db.execute("INSERT INTO messages (id, received_at, size, sha256) VALUES (1, 0, ?, 'x')",
+               (len(RAW),))
+    db.execute("INSERT INTO bodies (id, raw) VALUES (1, ?)",
+               (zstandard.ZstdCompressor().compress(RAW),))
+    db.commit()
+    db.close()
+    rows = Cli(home).ok("ls", "--json").json()
+    assert [r["subject"] for r in rows] == ["Café menu"]

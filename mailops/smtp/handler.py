@@ -11,17 +11,38 @@ import asyncio
 import collections
 import itertools
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, syntax
 
 from mailops.smtp import codes
 from mailops.smtp.chaos import Chaos
 from mailops.smtp.logfmt import event
-from mailops.smtp.writer import GroupCommitWriter
 from mailops.store import Incoming
 
 _SESSION_NUMBERS = itertools.count(1)
+_session_prefix: str | None = None
+
+
+def number_sessions(process_id: int | None) -> None:
+    """With several SMTP processes, session numbers read `PROCESS.N` (e.g. "2.17") so
+    they stay unique across processes; None keeps plain integers (one process)."""
+    global _session_prefix, _SESSION_NUMBERS
+    _session_prefix = None if process_id is None else str(process_id)
+    _SESSION_NUMBERS = itertools.count(1)
+
+
+def _next_session_number() -> int | str:
+    n = next(_SESSION_NUMBERS)
+    return n if _session_prefix is None else f"{_session_prefix}.{n}"
+
+
+class Submitter(Protocol):
+    """Where DATA hands a message: resolves to its id once it is durable."""
+
+    async def submit(self, item: Incoming) -> int:
+        """Store a message durably; returns its id."""
+        ...
 
 
 def _peer(session: Session) -> str:
@@ -48,7 +69,7 @@ def _clean(text: str) -> str:
 class CatcherHandler:
     """Accept mail for any recipient and store it; never relay."""
 
-    def __init__(self, writer: GroupCommitWriter, *, max_recipients: int, auth: str,
+    def __init__(self, writer: Submitter, *, max_recipients: int, auth: str,
                  chaos: Chaos) -> None:
         self.writer = writer
         self.max_recipients = max_recipients
@@ -172,7 +193,7 @@ class MailopsSMTP(SMTP):
         self._lost = False
         self._end = "disconnect"
         self.in_data = False
-        self.number = next(_SESSION_NUMBERS)
+        self.number = _next_session_number()
         self.stats: dict[str, Any] = {"messages": 0, "bytes": 0}
         self._started = time.monotonic()
 

@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 
 from mailops.store import Store
+from mailops.tagging import Tagging
 
 log = logging.getLogger("mailops.indexer")
 
@@ -102,7 +103,7 @@ class Indexer:
             self._child.wait()
 
     def _run(self) -> None:
-        store = Store(self._store_path)
+        store = Store(self._store_path, tagging=_tagging())
         try:
             while True:
                 self._wake.wait(timeout=1.0)
@@ -114,13 +115,30 @@ class Indexer:
             store.close()
 
 
+def _tagging() -> Tagging | None:
+    """The auto-tagging rules, from the same config as the daemon's (`mailops serve`
+    exports --home as MAILOPS_HOME); a config broken since start keeps the defaults."""
+    from mailops.config import load_config
+    from mailops.errors import ConfigError
+
+    try:
+        return load_config().tagging
+    except ConfigError as exc:
+        log.error("auto-tagging rules not loaded: %s", exc.message)
+        return None
+
+
 def child_main(store_path: Path, batch: int) -> None:
     """The indexer process: index on every wake byte on stdin, and once a second."""
     # Ctrl-C in a terminal reaches the whole process group; the daemon decides
     # when we stop (by closing our stdin), so a half-written batch never happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Indexing can lag; SMTP replies cannot. Under load the kernel gives the
+    # daemon's event loop the CPU first and the index catches up when it idles.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     fd = sys.stdin.fileno()
-    store = Store(store_path)
+    store = Store(store_path, tagging=_tagging())
     try:
         while True:
             ready, _, _ = select.select([fd], [], [], 1.0)

@@ -9,11 +9,22 @@ import time
 from typing import Any
 
 EVENT_LOG = logging.getLogger("mailops.serve")
+_format = "text"
 
 
 def event(name: str, **fields: Any) -> None:
     """Log one structured event (a session ended, a message stored, ...)."""
     EVENT_LOG.info(name, extra={"fields": fields})
+
+
+def error_event(name: str, **fields: Any) -> None:
+    """Log one structured event at error level (a worker process died, ...)."""
+    EVENT_LOG.error(name, extra={"fields": fields})
+
+
+def current_format() -> str:
+    """The format given to configure() (SMTP worker processes log the same way)."""
+    return _format
 
 
 def _text_value(value: Any) -> str:
@@ -72,6 +83,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     """Send mailops logs to stderr in the given format; silence aiosmtpd's chatter."""
+    global _format
+    _format = fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger("mailops")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
 import signal
 import socket
 import ssl
@@ -15,11 +16,18 @@ from typing import Any
 
 from mailops.errors import ServeError, UsageError
 from mailops.smtp.chaos import Chaos, Trigger
-from mailops.smtp.handler import CatcherHandler, MailopsSMTP, accept_any_login
+from mailops.smtp.handler import (
+    CatcherHandler,
+    MailopsSMTP,
+    Submitter,
+    accept_any_login,
+    number_sessions,
+)
 from mailops.smtp.indexer import Indexer
 from mailops.smtp.logfmt import event
 from mailops.smtp.protocol import FastHandler, FastSMTP
 from mailops.smtp.tls import self_signed, server_context
+from mailops.smtp.workers import WorkerLink, WorkerPool
 from mailops.smtp.writer import GroupCommitWriter
 
 
@@ -56,6 +64,22 @@ class ServeOptions:
     chaos_seed: int | None = None
     event_loop: str = "uvloop"
     synchronous: str = "FULL"
+    workers: int = 1  # SMTP processes in all, the main one included
+
+
+_MAX_WORKERS = 64
+
+
+def resolve_workers(value: str | int, chaos_seed: int | None = None) -> int:
+    """`--workers`: a number of SMTP processes, or `auto`: 2 on a machine with two
+    or more CPUs, else 1. Auto also means 1 with --chaos-seed, whose repeatable
+    sequence of failures is per process."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return 2 if (os.cpu_count() or 1) >= 2 and chaos_seed is None else 1
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_WORKERS:
+        return int(text)
+    raise UsageError(f"--workers {value!r}: expected auto or a number from 1 to {_MAX_WORKERS}")
 
 
 def parse_listen(spec: str, implicit_tls: bool = False) -> Listener:
@@ -95,6 +119,8 @@ def _check_options(opts: ServeOptions) -> None:
         raise UsageError("--max-size and --max-recipients must be positive")
     if opts.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    if not 1 <= opts.workers <= _MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {_MAX_WORKERS}")
     for lst in opts.listeners:
         if not opts.allow_public and not is_loopback(lst.host):
             raise ServeError(
@@ -136,6 +162,11 @@ def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
     if kind == "asyncio":
         return asyncio.new_event_loop()
     raise UsageError(f"--loop {kind!r}: expected uvloop or asyncio")
+
+
+def _handler(opts: ServeOptions, writer: Submitter) -> FastHandler:
+    return FastHandler(writer, max_recipients=opts.max_recipients, auth=opts.auth,
+                       chaos=Chaos(opts.chaos, opts.chaos_seed))
 
 
 def _protocol_factory(opts: ServeOptions, handler: CatcherHandler,
@@ -200,7 +231,10 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
 
 
 def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = None) -> None:
-    """Run until SIGINT or SIGTERM; on stop, finish writing what was accepted."""
+    """Run until SIGINT or SIGTERM; on stop, finish writing what was accepted.
+
+    With `opts.workers` > 1 this process also starts that many minus one SMTP
+    worker processes on the same listening sockets (see mailops.smtp.workers)."""
     _check_options(opts)
     tls = _tls_context(opts)
     loop = _new_loop(opts.event_loop)
@@ -209,8 +243,8 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
                                synchronous=opts.synchronous)
     writer.start()
     indexer.start()
-    handler = FastHandler(writer, max_recipients=opts.max_recipients, auth=opts.auth,
-                             chaos=Chaos(opts.chaos, opts.chaos_seed))
+    number_sessions(1 if opts.workers > 1 else None)
+    handler = _handler(opts, writer)
     stop = asyncio.Event()
     listening: list[bool] = []  # a failed bind ends with only its error line
     loop.set_exception_handler(_log_loop_error)
@@ -220,15 +254,26 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
         listening.append(True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        pool: WorkerPool | None = None
+        if opts.workers > 1:
+            fds = [(sock.fileno(), index) for index, server in enumerate(servers)
+                   for sock in server.sockets]
+            pool = WorkerPool({"opts": opts}, writer, fds, opts.workers - 1)
+            await pool.start()
         addresses = bound_addresses(servers)
-        event("listening", addresses=addresses, store=str(opts.store_path))
+        event("listening", addresses=addresses, store=str(opts.store_path),
+              workers=opts.workers)
         if on_ready is not None:
             on_ready(addresses)
         await stop.wait()
+        if pool is not None:
+            pool.begin_stop()  # before the sockets close: no restart needs them now
         for server in servers:
             server.close()
         # Sessions in DATA get their 250 first; then every session is told 421.
-        await handler.shutdown()
+        # The workers' last messages still come through this loop to the writer.
+        await asyncio.gather(handler.shutdown(),
+                             pool.stop() if pool is not None else asyncio.sleep(0))
 
     try:
         loop.run_until_complete(main())
@@ -241,3 +286,49 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
             indexer.stop()
             if listening:
                 event("stopped", messages=writer.messages, batches=writer.batches)
+
+
+def serve_worker(opts: ServeOptions, number: int, link_fd: int,
+                 listen_fds: list[tuple[int, int]]) -> int:
+    """An SMTP worker process: serve on inherited listening sockets, hand messages
+    to the main process over the link, until SIGTERM (exit 0) or until the main
+    process is gone (exit 1)."""
+    tls = _tls_context(opts)
+    loop = _new_loop(opts.event_loop)
+    loop.set_exception_handler(_log_loop_error)
+    number_sessions(number)
+    lost: list[bool] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        link = await WorkerLink.connect(socket.socket(fileno=link_fd))
+        handler = _handler(opts, link)
+        servers = []
+        for fd, index in listen_fds:
+            lst = opts.listeners[index]
+            starttls = tls if opts.starttls and not lst.implicit_tls else None
+            servers.append(await loop.create_server(
+                _protocol_factory(opts, handler, starttls), sock=socket.socket(fileno=fd),
+                backlog=1024, ssl=tls if lst.implicit_tls else None,
+                ssl_handshake_timeout=opts.timeout if lst.implicit_tls else None))
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        waits = [loop.create_task(link.lost.wait()), loop.create_task(stop.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if link.lost.is_set():
+            lost.append(True)
+            event("worker_orphaned", worker=number)
+        for server in servers:
+            server.close()
+        await handler.shutdown(grace=0 if lost else 10.0)
+        link.close()
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+    return 1 if lost else 0

@@ -62,10 +62,15 @@ class GroupCommitWriter:
 
     async def submit(self, item: Incoming) -> int:
         """Queue a message and wait until it is durable; returns its id."""
+        return await self.submit_future(item)
+
+    def submit_future(self, item: Incoming) -> asyncio.Future[int]:
+        """Queue a message; the future (of the running loop) resolves to its id once
+        it is durable. Lets the worker link answer without a task per message."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
         self._queue.put((item, fut, loop))
-        return await fut
+        return fut
 
     def stop(self) -> None:
         """Write what is queued, then end the thread."""

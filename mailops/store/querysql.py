@@ -9,6 +9,7 @@ full-text term is merged into one MATCH so SQLite does one index lookup.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,8 @@ from mailops.query import And, Filter, Node, Not, Or, Term
 # Query field -> FTS5 column (see schema migration 2).
 FTS_COLUMNS = {"from": "sender", "to": "recipients", "cc": "cc", "subject": "subject",
                "body": "body", "filename": "filename"}
-_HAS_TOKEN = re.compile(r"\w")
+# A letter or digit: what the unicode61 tokenizer keeps ("_" and punctuation separate).
+_HAS_TOKEN = re.compile(r"[^\W_]")
 _DATE = "coalesce(m.date_ts, m.received_at)"
 _IS = {"read": "m.seen = 1", "unread": "m.seen = 0", "flagged": "m.flagged = 1",
        "unflagged": "m.flagged = 0", "replied": "m.replied = 1"}
@@ -26,15 +28,24 @@ _IS = {"read": "m.seen = 1", "unread": "m.seen = 0", "flagged": "m.flagged = 1",
 
 @dataclass
 class Compiled:
-    """A WHERE condition over `m`, its parameters, and the MATCH used for ranking."""
+    """A WHERE condition over `m`, its parameters, and the MATCH used for ranking.
+
+    `rank_match` is set when every result must match one FTS5 expression (the
+    query is full-text only, or full-text ANDed with filters); then `rest` and
+    `rest_params` are the other conditions, for a query that joins the index
+    on `rank_match` directly (bm25 ranking, snippets).
+    """
 
     where: str
     params: list[Any] = field(default_factory=list)
-    rank_match: str | None = None  # the top-level MATCH, for bm25 and snippets
+    rank_match: str | None = None
+    rest: str = "1"
+    rest_params: list[Any] = field(default_factory=list)
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+    # FTS5 ends a string at NUL ("unterminated string"); a NUL separates tokens anyway.
+    return '"' + text.replace("\x00", " ").replace('"', '""') + '"'
 
 
 def _fts_term(t: Term) -> str | None:
@@ -77,9 +88,23 @@ def _fts_expr(node: Node) -> str | None:
     return "(" + expr + ")"
 
 
+# Set by compile_query(id_range=...): id subqueries then seek a small id range
+# instead of running over the whole store (auto-tag rules check one batch).
+_ID_RANGE: ContextVar[tuple[int, int] | None] = ContextVar("_ID_RANGE", default=None)
+
+
+def _within(column: str) -> str:
+    bounds = _ID_RANGE.get()
+    return "" if bounds is None else f" AND {column} BETWEEN {int(bounds[0])} AND {int(bounds[1])}"
+
+
 def _match(expr: str, params: list[Any]) -> str:
     params.append(expr)
-    return "m.id IN (SELECT rowid FROM texts_fts WHERE texts_fts MATCH ?)"
+    if _ID_RANGE.get() is not None:
+        return f"m.id IN (SELECT rowid FROM texts_fts WHERE texts_fts MATCH ?{_within('rowid')})"
+    # "+m.id": walk the date index and probe the match set, rather than fetch every
+    # match and sort them all; a common word has tens of thousands (5 ms vs 35 ms at 50k).
+    return "+m.id IN (SELECT rowid FROM texts_fts WHERE texts_fts MATCH ?)"
 
 
 def _filter(f: Filter, params: list[Any]) -> str:
@@ -91,7 +116,8 @@ def _filter(f: Filter, params: list[Any]) -> str:
         return "m.folder = ? COLLATE NOCASE"
     if f.name == "tag":
         params.append(f.value)
-        return "m.id IN (SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE)"
+        return ("m.id IN (SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE"
+                f"{_within('msg_id')})")
     if f.name == "is":
         return _IS[f.value]
     if f.name == "has":
@@ -112,8 +138,10 @@ def _filter(f: Filter, params: list[Any]) -> str:
             conds.append(f"{_DATE} < ?")
         return " AND ".join(conds) or "1"
     if f.name == "thread":
-        params.append(int(f.value))
-        return "m.thread_id = (SELECT thread_id FROM messages WHERE id = ?)"
+        # The message itself counts even before threading has assigned thread ids.
+        params += [int(f.value), int(f.value)]
+        return ("(m.id = ? OR m.thread_id = (SELECT thread_id FROM messages WHERE id = ?"
+                " AND thread_id IS NOT NULL))")
     raise UsageError(f"unknown filter {f.name}:")
 
 
@@ -128,33 +156,43 @@ def _sql(node: Node, params: list[Any]) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(_sql(c, params) for c in node.children) + ")"
     assert isinstance(node, And)
-    # Merge the full-text conjuncts into one MATCH; the rest stay SQL.
-    fts: list[Node] = [c for c in node.children if _fts_only(c)]
-    negated_fts: list[Node] = [c for c in node.children
-                               if isinstance(c, Not) and _fts_only(c.child)]
-    rest = [c for c in node.children if c not in fts and c not in negated_fts]
-    conds: list[str] = []
-    if fts:
-        expr = _fts_expr(And(tuple(fts + negated_fts)))
-        if expr:
-            conds.append(_match(expr, params))
-        negated_fts = []
-    conds += [_sql(c, params) for c in negated_fts + rest]
+    expr, rest = _split_and(node)
+    conds = [_match(expr, params)] if expr else []
+    conds += [_sql(c, params) for c in rest]
     return "(" + " AND ".join(conds) + ")" if conds else "1"
 
 
-def _rank_match(node: Node) -> str | None:
-    """The positive full-text part of the query, for bm25 ranking and snippets."""
-    if _fts_only(node):
-        return _fts_expr(node)
-    if isinstance(node, And):
-        fts = [c for c in node.children if _fts_only(c)]
-        return _fts_expr(And(tuple(fts))) if fts else None
-    return None
+def _split_and(node: And) -> tuple[str | None, list[Node]]:
+    """One FTS5 expression for an AND's full-text conjuncts (negated ones included),
+    and the conjuncts left to plain SQL."""
+    fts = [c for c in node.children if _fts_only(c)]
+    negated: list[Node] = [c for c in node.children
+                           if isinstance(c, Not) and _fts_only(c.child)]
+    rest = [c for c in node.children if not _fts_only(c) and c not in negated]
+    expr = _fts_expr(And(tuple(fts + negated))) if fts else None
+    if expr is None:  # no positive token to anchor FTS5's binary NOT: negate in SQL
+        rest = negated + rest
+    return expr, rest
 
 
-def compile_query(node: Node) -> Compiled:
-    """The SQL condition for a query AST."""
+def compile_query(node: Node, id_range: tuple[int, int] | None = None) -> Compiled:
+    """The SQL condition for a query AST; `id_range` bounds it to ids low..high."""
+    token = _ID_RANGE.set(id_range)
+    try:
+        return _compile(node)
+    finally:
+        _ID_RANGE.reset(token)
+
+
+def _compile(node: Node) -> Compiled:
     params: list[Any] = []
     where = _sql(node, params)
-    return Compiled(where, params, _rank_match(node))
+    rank: str | None = None
+    rest_sql, rest_params = "1", list[Any]()
+    if _fts_only(node):
+        rank = _fts_expr(node)
+    elif isinstance(node, And):
+        rank, rest = _split_and(node)
+        if rank is not None and rest:
+            rest_sql = "(" + " AND ".join(_sql(c, rest_params) for c in rest) + ")"
+    return Compiled(where, params, rank, rest_sql, rest_params)

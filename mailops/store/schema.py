@@ -89,4 +89,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tags_by_tag ON tags(tag, msg_id);
     UPDATE messages SET indexed = 0;
     """,
+    # 3: conversation threads (mailops/store/threads.py). Every message-id seen,
+    # stored or only referenced (a placeholder), maps to a thread; normalized
+    # subjects per thread for the subject fallback; the fallback's setting.
+    # Messages not yet threaded are re-indexed, which assigns their threads.
+    """
+    CREATE TABLE thread_ids (
+        message_id TEXT PRIMARY KEY,
+        thread_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX thread_ids_thread ON thread_ids(thread_id);
+    CREATE TABLE thread_subjects (
+        subject TEXT NOT NULL,
+        thread_id INTEGER NOT NULL,
+        last REAL NOT NULL,
+        PRIMARY KEY (subject, thread_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX thread_subjects_thread ON thread_subjects(thread_id);
+    CREATE TABLE thread_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    UPDATE messages SET indexed = 0 WHERE thread_id IS NULL;
+    """,
 )

@@ -20,12 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import zstandard
 
-from mailops.errors import NotFoundError, StoreError
-from mailops.store.fts import match_expression
+from mailops.errors import NotFoundError, StoreError, StoreOutdated
 from mailops.store.schema import MIGRATIONS
+from mailops.store.tags import apply_ingest
+from mailops.store.threads import assign as assign_thread
+from mailops.store.threads import forget as forget_threads
+from mailops.store.threads import thread_of
+from mailops.tagging import Tagging
 
 if TYPE_CHECKING:  # the MIME parser costs ~20 ms to import; `ls` never needs it
     from mailops.mime import Parsed
+    from mailops.query import Node
 
 _INDEX_BATCH_BYTES = 32 << 20  # raw bytes one index_pending call parses at most (but 1 msg)
 _SLIM_KEEP = 4 << 20  # base64 kept per long run for indexing (> 1M characters of text)
@@ -36,7 +41,10 @@ _BLOB_COPY_MAX = 1 << 20  # compressed bodies above this are written with blob I
 _LIST_COLUMNS = (
     "m.id, m.message_id, m.date, m.received_at, m.from_addr, m.to_addrs, m.cc_addrs, "
     "m.subject, m.size, m.attachments, m.attachment_names, m.folder, m.flags, m.mail_from, "
-    "m.rcpt_to, m.sha256, m.defects, m.indexed, m.source, m.peer"
+    "m.rcpt_to, m.sha256, m.defects, m.indexed, m.source, m.peer, m.seen, m.flagged, "
+    "m.replied, "
+    # Correlated: one primary-key lookup per row returned (only the page's rows).
+    "(SELECT group_concat(t.tag, ',') FROM tags t WHERE t.msg_id = m.id) AS tag_list"
 )
 
 
@@ -69,7 +77,14 @@ def _row(r: sqlite3.Row) -> MessageRow:
         "attachments": r["attachments"],
         "attachment_names": json.loads(r["attachment_names"]),
         "folder": r["folder"],
-        "flags": [f for f in r["flags"].split(",") if f],
+        # The flag columns, named as the exporter's maildir flags, plus legacy values.
+        "flags": [*(name for name, col in (("seen", "seen"), ("flagged", "flagged"),
+                                           ("replied", "replied")) if r[col]),
+                  *(f for f in r["flags"].split(",") if f)],
+        "read": bool(r["seen"]),
+        "flagged": bool(r["flagged"]),
+        "replied": bool(r["replied"]),
+        "tags": sorted(r["tag_list"].split(",")) if r["tag_list"] else [],
         "mail_from": r["mail_from"],
         "rcpt_to": json.loads(r["rcpt_to"]),
         "sha256": r["sha256"],
@@ -99,12 +114,18 @@ def _slim_for_index(raw: bytes) -> bytes:
 
 
 class Store:
-    """A connection to one mail store file. Use one Store per thread."""
+    """A connection to one mail store file. Use one Store per thread.
+
+    `tagging` (from config: `Config.tagging`) is what indexing applies to new
+    messages: rules, plus-addressing and X-Tags; without it, only the latter two.
+    """
 
     def __init__(self, path: str | Path, *, readonly: bool = False,
-                 synchronous: str = "NORMAL", autocheckpoint: int | None = None) -> None:
+                 synchronous: str = "NORMAL", autocheckpoint: int | None = None,
+                 tagging: Tagging | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.tagging = tagging or Tagging()
         try:
             if readonly:
                 if not self.path.exists():
@@ -119,13 +140,17 @@ class Store:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA busy_timeout = 30000")
             if not readonly:
+                # New stores get incremental auto-vacuum so retention can return space
+                # in small steps; it only takes effect before the first table (or
+                # after a VACUUM: see docs/retention.md), so it must precede WAL.
+                self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute(f"PRAGMA synchronous = {synchronous}")
                 if autocheckpoint is not None:  # WAL pages before this connection checkpoints
                     self.db.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
                 self._migrate()
             elif self.schema_version() < len(MIGRATIONS):
-                raise StoreError(f"{self.path}: store needs an upgrade; run any writing command")
+                raise StoreOutdated(f"{self.path}: store needs an upgrade; run any writing command")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open mail store {self.path}: {exc}") from None
         self._cctx = zstandard.ZstdCompressor(level=3)
@@ -238,6 +263,8 @@ class Store:
                                 (cur.lastrowid, self._cctx.compress(item.raw)))
                 self._write_summary(cur.lastrowid, parsed)
                 ids.append(cur.lastrowid)
+            apply_ingest(self.db, [(i, p) for i, (_, p) in zip(ids, items, strict=True)],
+                         self.tagging)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -253,6 +280,8 @@ class Store:
              p.subject, len(p.attachments), json.dumps(p.attachments), json.dumps(p.defects),
              p.in_reply_to, json.dumps(p.references), msg_id),
         )
+        # Same transaction: a message is never indexed without its thread.
+        assign_thread(self.db, msg_id, p.message_id, p.references, p.in_reply_to, p.subject)
         # to: searches To, Cc and Bcc; cc: only Cc (the query language's fields).
         values = (msg_id, p.subject, p.from_, " ".join([*p.to, *p.cc, *p.bcc]), " ".join(p.cc),
                   p.text, " ".join(p.attachments))
@@ -312,13 +341,15 @@ class Store:
             taken += size
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            done = 0
+            written: list[tuple[int, Parsed]] = []
             for msg_id, p in parsed:
                 still = self.db.execute(
                     "SELECT 1 FROM messages WHERE id = ? AND indexed = 0", (msg_id,)).fetchone()
                 if still:
                     self._write_summary(msg_id, p)
-                    done += 1
+                    written.append((msg_id, p))
+            apply_ingest(self.db, written, self.tagging)
+            done = len(written)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -328,14 +359,19 @@ class Store:
     def delete(self, ids: Iterable[int]) -> int:
         """Delete messages by id; returns how many existed."""
         count = 0
+        threads: set[int] = set()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for msg_id in ids:
+                thread = thread_of(self.db, msg_id)
+                if thread is not None:
+                    threads.add(thread)
                 self._unindex(msg_id)
                 self.db.execute("DELETE FROM bodies WHERE id = ?", (msg_id,))
                 self.db.execute("DELETE FROM tags WHERE msg_id = ?", (msg_id,))
                 cur = self.db.execute("DELETE FROM messages WHERE id = ?", (msg_id,))
                 count += cur.rowcount
+            forget_threads(self.db, threads)  # the rest of each thread stays together
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -364,42 +400,42 @@ class Store:
         data: bytes = self._dctx.decompress(r["raw"])
         return data
 
-    def list(self, query: str | None = None, *, limit: int = 50,
+    def search(self, query: str | Node | None = None, *, sort: str = "date", limit: int = 50,
+               after: str | None = None, before_id: int | None = None,
+               after_id: int | None = None, snippets: bool = False,
+               highlight: tuple[str, str] = ("[", "]")) -> list[MessageRow]:
+        """One page of messages matching a query, sorted by `sort` (date, oldest,
+        relevance). Every row carries a "cursor": pass the last one as `after` for
+        the next page. With `snippets`, rows also get "score" and "snippet".
+        See mailops.store.search and docs/search.md.
+        """
+        from mailops.store import search
+
+        return search.run(self.db, _LIST_COLUMNS, _row, query, sort=sort, limit=limit,
+                          after=after, before_id=before_id, after_id=after_id,
+                          snippets=snippets, highlight=highlight)
+
+    def list(self, query: str | Node | None = None, *, limit: int = 50,
              before_id: int | None = None, after_id: int | None = None,
              oldest_first: bool = False) -> list[MessageRow]:
-        """Messages newest first (or oldest first), optionally matching an FTS query.
+        """Messages matching a query (mailops.query syntax), newest first by date, or
+        in arrival (id) order with `oldest_first`.
 
         Keyset pagination: pass the last id seen as `before_id` (or `after_id`
         when oldest first) to get the next page without an OFFSET scan.
         """
-        where: list[str] = []
-        params: list[Any] = []
-        join = ""
-        if query and query.strip():
-            join = "JOIN texts_fts f ON f.rowid = m.id"
-            where.append("texts_fts MATCH ?")
-            params.append(match_expression(query))
-        if before_id is not None:
-            where.append("m.id < ?")
-            params.append(before_id)
-        if after_id is not None:
-            where.append("m.id > ?")
-            params.append(after_id)
-        sql = f"SELECT {_LIST_COLUMNS} FROM messages m {join}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY m.id {'ASC' if oldest_first else 'DESC'} LIMIT ?"
-        params.append(limit)
-        try:
-            return [_row(r) for r in self.db.execute(sql, params)]
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"search failed: {exc}") from None
+        return self.search(query, sort="id" if oldest_first else "date", limit=limit,
+                           before_id=before_id, after_id=after_id)
 
     def iter_ids(self, query: str | None = None) -> Iterator[int]:
         """Every matching id, oldest first, in pages."""
+        from mailops.query import parse
+
+        # Parsed once, so relative dates (after:7d) mean the same on every page.
+        node = parse(query) if query and query.strip() else None
         last = 0
         while True:
-            page = self.list(query, limit=1000, after_id=last, oldest_first=True)
+            page = self.list(node, limit=1000, after_id=last, oldest_first=True)
             if not page:
                 return
             for row in page:

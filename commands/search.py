@@ -1,0 +1,140 @@
+"""`ls` and `search`: the query language, sorting and cursor pages (docs/search.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Any
+
+import typer
+
+from .context import open_store
+from .mailbox import LIST_COLUMNS, _rows_for_people
+from .output import Format, pick_format, print_plain_table, render
+
+# Private-use characters mark matches while the table is laid out (they are one
+# column wide and survive cell cleaning); they become [ ] or ANSI bold at the end.
+_MARK = ("\ue000", "\ue001")
+QUERY_HELP = ("A query: words, \"phrases\", from:, subject:, is:unread, after:7d..."
+              " (docs/search.md).")
+
+
+class Sort(StrEnum):
+    """Orders `ls` and `search` offer."""
+
+    date = "date"
+    oldest = "oldest"
+    relevance = "relevance"
+
+
+def _page(ctx: typer.Context, query: str | None, *, sort: Sort, limit: int, after: str | None,
+          before_id: int | None, snippets: bool, fmt: Format) -> None:
+    with open_store(ctx, readonly=True) as store:
+        rows = store.search(query, sort=sort.value, limit=limit, after=after,
+                            before_id=before_id, snippets=snippets,
+                            highlight=_MARK if fmt is Format.table else ("[", "]"))
+    if fmt is not Format.table:
+        render(rows, fmt, [*LIST_COLUMNS, "snippet"] if snippets else LIST_COLUMNS)
+        return
+    if not rows:
+        sys.stderr.write("no messages" + (f" match {query!r}" if query else "") + "\n")
+        return
+    columns = ["id", "date", "from", "subject", "snippet"] if snippets else LIST_COLUMNS
+    shown = _rows_for_people(rows)
+    if snippets:
+        for row in shown:
+            row["snippet"] = row["snippet"] or ""
+        _print_marked_table(shown, columns)
+    else:
+        print_plain_table(shown, columns)
+    if len(rows) == limit:
+        sys.stderr.write(f"more: add --after {rows[-1]['cursor']}\n")
+
+
+def _print_marked_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """The plain table with match markers shown as bold on a terminal, [ ] elsewhere."""
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        print_plain_table(rows, columns)
+    text = buffer.getvalue()
+    if sys.stdout.isatty() and "NO_COLOR" not in os.environ:
+        # The snippet is the last column, so zero-width escapes shift nothing after it;
+        # a reset per line closes a highlight the width cut left open.
+        text = text.replace(_MARK[0], "\x1b[1m").replace(_MARK[1], "\x1b[22m")
+        text = text.replace("\n", "\x1b[0m\n")
+    else:
+        text = text.replace(_MARK[0], "[").replace(_MARK[1], "]")
+    sys.stdout.write(text)
+
+
+def ls_cmd(
+    ctx: typer.Context,
+    query: str | None = typer.Argument(None, help=QUERY_HELP),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
+    sort: Sort = typer.Option(Sort.date, "--sort",
+                              help="date (newest first), oldest or relevance."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR",
+                                     help="Next page: the last row's \"cursor\" from --json."),
+    before: int | None = typer.Option(None, "--before-id", help="Page: ids below this one."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    as_json: bool = typer.Option(False, "--json", help="JSON rows (see docs/cli.md)."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV rows."),
+    threads: bool = typer.Option(False, "--threads",
+                                 help="One row per conversation (threads with a match), "
+                                      "newest first (docs/threads.md)."),
+) -> None:
+    """List stored messages, newest first, optionally only those matching a query.
+
+    \b
+    Examples:
+      mailops ls
+      mailops ls 'from:alice is:unread' --limit 10 --json
+      mailops ls --after WyJkIiwxNzk1ODcxNzE5LjI0LDQyXQ --json
+      mailops ls --threads
+    """
+    if threads:
+        from .threads import list_threads
+
+        list_threads(ctx, query, limit, pick_format(fmt, as_json, as_csv),
+                     paged=after is not None or before is not None or sort is not Sort.date)
+        return
+    _page(ctx, query, sort=sort, limit=limit, after=after, before_id=before, snippets=False,
+          fmt=pick_format(fmt, as_json, as_csv))
+
+
+def search_cmd(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help=QUERY_HELP),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
+    sort: Sort = typer.Option(Sort.date, "--sort",
+                              help="date (newest first), oldest or relevance (bm25)."),
+    after: str | None = typer.Option(None, "--after", metavar="CURSOR",
+                                     help="Next page: the last row's \"cursor\" from --json."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="JSON rows: the ls shape plus snippet and score."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV rows."),
+) -> None:
+    """Search with the query language; rows come with a highlighted snippet.
+
+    Words are ANDed and match whole words, ignoring case and accents; see
+    docs/search.md for every operator.
+
+    \b
+    Examples:
+      mailops search "password reset"
+      mailops search 'subject:invoi* -from:billing after:7d' --sort relevance
+      mailops search '(alice OR bob) has:attachment' --json
+    """
+    _page(ctx, query, sort=sort, limit=limit, after=after, before_id=None, snippets=True,
+          fmt=pick_format(fmt, as_json, as_csv))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ls` and `search` to the root app."""
+    app.command("ls")(ls_cmd)
+    app.command("search")(search_cmd)
