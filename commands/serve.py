@@ -158,6 +158,7 @@ def serve_cmd(
     status: bool = typer.Option(False, "--status", help="Is the daemon in --pidfile running?"),
     as_json: bool = typer.Option(False, "--json", help="With --status: JSON output."),
 ) -> None:
+    from mailops.retention import parse_duration, policy_from_config
     from mailops.smtp import logfmt
     from mailops.smtp.chaos import parse_trigger
     from mailops.smtp.server import (
@@ -194,7 +195,9 @@ def serve_cmd(
         timeout=cfg.get_int("serve.command_timeout"), allow_public=cfg.get("serve.allow_public"),
         starttls=starttls, tls_cert=tls_cert, tls_key=tls_key, tls_dir=cfg.paths.data_dir / "tls",
         chaos=[parse_trigger(c) for c in chaos or []], chaos_seed=chaos_seed, event_loop=loop,
-        workers=resolve_workers(cfg.get_str("serve.workers"), chaos_seed))
+        workers=resolve_workers(cfg.get_str("serve.workers"), chaos_seed),
+        retention=policy_from_config(cfg),
+        retention_interval=parse_duration(cfg.get_str("retention.interval")))
     log_fmt = cfg.get_str("serve.log_format")
     if log_fmt not in {"text", "json"}:
         raise UsageError(f"--log-format {log_fmt!r}: expected text or json")

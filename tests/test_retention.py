@@ -314,3 +314,29 @@ def test_engine_function_from_a_thread_and_stop(cli: Cli, home: Path, tmp_path: 
     assert db_count(path) == 5
     # A missing store is nothing to do, not an error.
     assert apply_retention(tmp_path / "none.db", policy_from_flags(max_age="1d")).messages == 0
+
+
+def test_the_daemon_applies_retention_on_its_schedule(home: Path) -> None:
+    """serve runs the configured policy by itself every retention.interval."""
+    import smtplib
+
+    from conftest import Cli, start_server
+
+    (home / "config.toml").write_text('[retention]\nmax_messages = 2\ninterval = "1s"\n')
+    srv = start_server(home)
+    try:
+        with smtplib.SMTP(srv.host, srv.port) as smtp:
+            for i in range(5):
+                smtp.sendmail("a@example.test", ["b@example.test"],
+                              f"Subject: keep {i}\r\n\r\nbody\r\n".encode())
+        cli = Cli(home)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            subjects = [r["subject"] for r in cli.ok("ls", "--json").json()]
+            if len(subjects) == 2:
+                break
+            time.sleep(0.5)
+        assert subjects == ["keep 4", "keep 3"]
+    finally:
+        assert srv.stop() == 0
+    assert "retention messages=" in srv.log_text()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mailops.errors import ServeError, UsageError
+from mailops.retention import Policy
 from mailops.smtp.chaos import Chaos, Trigger
 from mailops.smtp.handler import (
     CatcherHandler,
@@ -26,6 +27,7 @@ from mailops.smtp.handler import (
 from mailops.smtp.indexer import Indexer
 from mailops.smtp.logfmt import event
 from mailops.smtp.protocol import FastHandler, FastSMTP
+from mailops.smtp.scheduled import FIRST_RUN_DELAY, RetentionTask
 from mailops.smtp.tls import self_signed, server_context
 from mailops.smtp.workers import WorkerLink, WorkerPool
 from mailops.smtp.writer import GroupCommitWriter
@@ -65,6 +67,8 @@ class ServeOptions:
     event_loop: str = "uvloop"
     synchronous: str = "FULL"
     workers: int = 1  # SMTP processes in all, the main one included
+    retention: Policy | None = None  # applied every retention_interval seconds
+    retention_interval: float = 3600.0
 
 
 _MAX_WORKERS = 64
@@ -243,6 +247,11 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
                                synchronous=opts.synchronous)
     writer.start()
     indexer.start()
+    retention = None
+    if opts.retention is not None and not opts.retention.is_empty:
+        retention = RetentionTask(opts.store_path, opts.retention, opts.retention_interval,
+                                  min(FIRST_RUN_DELAY, opts.retention_interval))
+        retention.start()
     number_sessions(1 if opts.workers > 1 else None)
     handler = _handler(opts, writer)
     stop = asyncio.Event()
@@ -282,6 +291,8 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
+            if retention is not None:
+                retention.stop()
             writer.stop()
             indexer.stop()
             if listening:
