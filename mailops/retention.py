@@ -34,12 +34,13 @@ if TYPE_CHECKING:
     from mailops.config import Config
     from mailops.store import Store
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w|y)\s*", re.IGNORECASE)
-_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400,
+# "m" is a month (30 days), as in the query language's after:3m; minutes are "min".
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w|y)\s*", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 30 * 86400, "h": 3600, "d": 86400,
                    "w": 7 * 86400, "y": 365 * 86400}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_DURATION_HELP = "a duration like 30d (units s, m, h, d, w, y)"
+_DURATION_HELP = "a duration like 30d (units s, min, h, d, w, m = 30 days, y)"
 _SIZE_HELP = "a size like 500M (bytes, or K, M, G, T: powers of 1024)"
 _LIMIT_KEYS = ("max_messages", "max_age", "max_size")
 _SCOPE_KEYS = ("folder", "tag")
