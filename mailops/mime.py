@@ -252,7 +252,9 @@ def summarize(raw: bytes) -> Parsed:
         disposition = part.get_content_disposition()
         payload = part.get_payload(decode=True)
         size = len(payload) if isinstance(payload, bytes) else 0
-        out.parts.append(Part(number, ctype, filename, size, disposition))
+        # A malformed Content-Type can come back as raw header text, controls included.
+        out.parts.append(Part(number, clean(ctype), filename, size,
+                              clean(disposition) if disposition else None))
         out.defects.extend(type(x).__name__ for x in part.defects)
         for name in ("Content-Type", "Content-Disposition"):
             if isinstance(part.get(name), _TextHeader):

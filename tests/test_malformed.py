@@ -408,3 +408,9 @@ def test_oddities_through_the_cli(tmp_path: Path) -> None:
             (src / name).write_bytes(raw)
         summary = Cli(home).ok("import", str(src), "--json").json()
         assert summary["failed"] == 0 and summary["imported"] >= len(mboxes)
+
+
+def test_regression_control_characters_in_a_broken_content_type() -> None:
+    """Found by hypothesis in CI: the stdlib hands back the raw header text."""
+    parsed = summarize(b"From: \nContent-Type: multipart/mixed\n \t\x00\n\n")
+    check_parsed(parsed)
