@@ -134,22 +134,30 @@ def move(store: Store, ids: Iterable[int], folder: str, *,
     from an existing folder means that folder). Returns the change, the folder's
     name as stored, and whether this made it (a folder exists while it holds mail)."""
     db = store.db
-    out = Change(dry_run=dry_run)
     with _Transaction(db, not dry_run):
         name, exists = _folder_spelling(db, normalize_folder(folder))
-        for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
-            out.matched += int(db.execute(
-                f"SELECT count(*) FROM messages WHERE id IN ({marks})", chunk).fetchone()[0])
-            if dry_run:
-                out.changed += int(db.execute(
-                    f"SELECT count(*) FROM messages WHERE id IN ({marks}) AND folder != ?",
-                    [*chunk, name]).fetchone()[0])
-            else:
-                out.changed += db.execute(
-                    f"UPDATE messages SET folder = ? WHERE id IN ({marks}) AND folder != ?",
-                    [name, *chunk, name]).rowcount
+        out = _set_column(db, ids, "folder", name, dry_run)
     return out, name, not exists and out.changed > 0
+
+
+def _set_column(db: sqlite3.Connection, ids: Iterable[int], column: str, value: object,
+                dry_run: bool) -> Change:
+    """Set `column` (a fixed name, never user input) to `value` on the given messages,
+    counting matches and actual changes (a dry run only counts)."""
+    out = Change(dry_run=dry_run)
+    for chunk in _chunks(ids):
+        marks = _marks(len(chunk))
+        out.matched += int(db.execute(
+            f"SELECT count(*) FROM messages WHERE id IN ({marks})", chunk).fetchone()[0])
+        if dry_run:
+            out.changed += int(db.execute(
+                f"SELECT count(*) FROM messages WHERE id IN ({marks}) AND {column} != ?",
+                [*chunk, value]).fetchone()[0])
+        else:
+            out.changed += db.execute(
+                f"UPDATE messages SET {column} = ? WHERE id IN ({marks}) AND {column} != ?",
+                [value, *chunk, value]).rowcount
+    return out
 
 
 def mark(store: Store, ids: Iterable[int], what: str, *, dry_run: bool = False) -> Change:
@@ -157,22 +165,8 @@ def mark(store: Store, ids: Iterable[int], what: str, *, dry_run: bool = False) 
     if what not in MARKS:
         raise UsageError(f"cannot mark {what!r}: expected one of {', '.join(MARKS)}")
     column, value = MARKS[what]
-    db = store.db
-    out = Change(dry_run=dry_run)
-    with _Transaction(db, not dry_run):
-        for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
-            out.matched += int(db.execute(
-                f"SELECT count(*) FROM messages WHERE id IN ({marks})", chunk).fetchone()[0])
-            if dry_run:
-                out.changed += int(db.execute(
-                    f"SELECT count(*) FROM messages WHERE id IN ({marks}) AND {column} != ?",
-                    [*chunk, value]).fetchone()[0])
-            else:
-                out.changed += db.execute(
-                    f"UPDATE messages SET {column} = ? WHERE id IN ({marks}) AND {column} != ?",
-                    [value, *chunk, value]).rowcount
-    return out
+    with _Transaction(store.db, not dry_run):
+        return _set_column(store.db, ids, column, value, dry_run)
 
 
 def tag_counts(store: Store) -> list[dict[str, Any]]:
