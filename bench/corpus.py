@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import random
 import time
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ SPAN = 2 * 365 * 86400.0
 
 FIRST = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy",
          "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter",
-         "Zoë", "José", "Renée", "Jürgen", "Łukasz", "Søren", "François", "Åsa", "Çağrı",
+         "Zoë", "José", "Renée", "Jürgen", "Łukasz", "Søren", "François", "Åsa", "Çağla",
          "Noémie", "Björn"]
 LAST = ["Smith", "Jones", "Müller", "García", "Dubois", "Rossi", "Nowak", "Johansson",
         "Novák", "Kowalski", "Peña", "Öztürk", "Brown", "Wilson", "Taylor", "Lefèvre",
@@ -40,7 +41,7 @@ DOMAINS = [f"{w}.{tld}" for w in ("example", "acme", "initech", "globex", "umbre
                                   "stark", "wayne", "tyrell", "cyberdyne")
            for tld in ("test", "org", "net", "com")]
 # Subject and body vocabulary; the first words are the most frequent (Zipf-like).
-WORDS = ("the of and to in is for on that with as this be are from at by or it was your we an"
+_VOCAB = ("the of and to in is for on that with as this be are from at by or it was your we an"
          " not have will can all our has more about new one which their if you they but any"
          " report invoice meeting password reset welcome order shipped account alert weekly"
          " digest newsletter quarterly budget review release notes project deadline server"
@@ -51,7 +52,9 @@ WORDS = ("the of and to in is for on that with as this be are from at by or it w
          " question answer update status summary monthly annual forecast revenue sales"
          " marketing campaign launch product feature roadmap design prototype testing"
          " café résumé naïve crème brûlée façade señor über straße déjà fiancée smörgåsbord"
-         " koala zebra quantum nebula saffron tundra marzipan obsidian juniper walrus").split()
+         " koala zebra quantum nebula saffron tundra marzipan obsidian juniper walrus")
+WORDS = _VOCAB.split()
+_N_COMMON = 41  # "the" .. "any": function words
 SUBJECT_EXTRA = ["Café menu", "Résumé attached", "Über die Planung", "Réunion lundi",
                  "Zürich office", "Ñandú report", "Straße closed", "naïve question"]
 FILENAMES = ["report", "invoice", "Übersicht", "résumé", "présentation", "データ", "budget",
@@ -103,17 +106,28 @@ class _Gen:
             first, last = rng.choice(FIRST), rng.choice(LAST)
             local = f"{first}.{last}".lower().encode("ascii", "ignore").decode() or f"user{i}"
             self.people.append((f"{first} {last}", f"{local}{i}@{rng.choice(DOMAINS)}"))
-        self.weights = [1.0 / (r + 5) for r in range(len(WORDS))]
-        self.cum = []
-        total = 0.0
-        for w in self.weights:
-            total += w
-            self.cum.append(total)
+        # Function words (Zipf-weighted) in every message; topic words from a
+        # vocabulary of ~20,000 (pseudo-words, with the named topic words spread
+        # through it ~100 apart): each message draws its topic words from one
+        # window of 300, so a topic word occurs in a few percent of messages.
+        self.common = WORDS[:_N_COMMON]
+        self.cum = list(itertools.accumulate(1.0 / (r + 3) for r in range(_N_COMMON)))
+        syll = ["ka", "lo", "mi", "ne", "ru", "ta", "shi", "vo", "ze", "pa", "qui", "dor",
+                "len", "bar", "fi", "gu", "ho", "jo", "ster", "wen", "xi", "ya", "mon", "tri"]
+        vocab = ["".join(rng.choices(syll, k=rng.randint(2, 4))) for _ in range(20_000)]
+        for k, word in enumerate(WORDS[_N_COMMON:]):
+            vocab[150 + 100 * k] = word
+        self.vocab = vocab
+        self.window: list[str] = vocab[:300]
         self.blob = base64.encodebytes(rng.randbytes(3 * 1024 * 1024))  # attachment source
         self.threads: list[tuple[str, list[str], str]] = []  # (last id, refs, subject)
 
     def words(self, k: int) -> list[str]:
-        return self.rng.choices(WORDS, cum_weights=self.cum, k=k)
+        """A line: function words and topic words of this message's window, mixed."""
+        out = self.rng.choices(self.common, cum_weights=self.cum, k=k - k // 3)
+        out += self.rng.choices(self.window, k=k // 3)
+        self.rng.shuffle(out)
+        return out
 
     def paragraph_text(self, size: int) -> str:
         out: list[str] = []
@@ -126,6 +140,8 @@ class _Gen:
 
     def message(self, i: int) -> Message:
         rng = self.rng
+        off = rng.randrange(len(self.vocab) - 300)
+        self.window = self.vocab[off:off + 300]
         date_ts = START + SPAN * i / max(self.n, 1) + rng.uniform(0, SPAN / max(self.n, 1))
         sender = rng.choice(self.people)
         rcpts = rng.sample(self.people, rng.choice((1, 1, 1, 2, 3)))
@@ -136,11 +152,11 @@ class _Gen:
         if self.threads and rng.random() < 0.4:
             k = rng.randrange(max(0, len(self.threads) - 200), len(self.threads))
             parent, prefs, base = self.threads[k]
-            in_reply_to, refs = parent, (prefs + [parent])[-10:]
+            in_reply_to, refs = parent, [*prefs, parent][-10:]
             subject = "Re: " + base
             self.threads[k] = (msgid, refs, base)
         else:
-            subject = " ".join(self.words(rng.randint(2, 6))).capitalize()
+            subject = " ".join(rng.choices(self.window, k=rng.randint(2, 5))).capitalize()
             if rng.random() < 0.15:
                 subject = rng.choice(SUBJECT_EXTRA) + " " + subject
             subject += f" #{i}"
@@ -193,26 +209,20 @@ class _Gen:
                    f"Content-Transfer-Encoding: 8bit\r\n\r\n{body_text}")
         if attach:
             headers.append(f"Content-Type: multipart/mixed; boundary=\"mix-{i}\"")
-            parts = [f"--mix-{i}\r\n{alt}"]
+            chunks = [("\r\n".join(headers) + "\r\n\r\nThis is a multipart message.\r\n"
+                       f"--mix-{i}\r\n{alt}").encode()]
             for name, ctype, data in attach:
-                enc = quote(name, safe="")
-                parts.append(
-                    f"--mix-{i}\r\nContent-Type: {ctype}\r\n"
-                    "Content-Transfer-Encoding: base64\r\n"
-                    f"Content-Disposition: attachment; filename*=utf-8''{enc}\r\n\r\n")
-            head = "\r\n".join(headers) + "\r\n\r\nThis is a multipart message.\r\n"
-            chunks = [head.encode()]
-            for part, (_, _, data) in zip(parts[1:], attach, strict=True):
-                chunks.append(parts[0].encode() if len(chunks) == 1 else b"")
-                chunks.append(part.encode())
+                chunks.append(
+                    (f"--mix-{i}\r\nContent-Type: {ctype}\r\n"
+                     "Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment;"
+                     f" filename*=utf-8''{quote(name, safe='')}\r\n\r\n").encode())
                 chunks.append(data.replace(b"\n", b"\r\n"))
             chunks.append(f"--mix-{i}--\r\n".encode())
             raw = b"".join(chunks)
         else:
-            headers.append(alt.split("\r\n\r\n", 1)[0].replace("\r\n", "\r\n", 1))
-            raw = ("\r\n".join(headers[:-1]) + "\r\n" + alt).encode()
-        return Message(i, raw, msgid, subject, _address(*sender).split(" <")[0].strip('"')
-                       + f" <{sender[1]}>", [p[1] for p in rcpts], [p[1] for p in ccs],
+            raw = ("\r\n".join(headers) + "\r\n" + alt).encode()
+        return Message(i, raw, msgid, subject, f"{sender[0]} <{sender[1]}>",
+                       [f"{p[0]} <{p[1]}>" for p in rcpts], [f"{p[0]} <{p[1]}>" for p in ccs],
                        date_ts, text, [a[0] for a in attach], in_reply_to, refs, html)
 
 
