@@ -58,8 +58,8 @@ def open_store(ctx: typer.Context, *, readonly: bool = False) -> Store:
             store.close()
             store = Store(path, tagging=config.tagging)  # indexing applies the rules
             _record_settings(store, config)
-            while store.index_pending(1000):
-                pass
+            while store.index_pending(1000) > 0:
+                continue
         return store
     store = Store(path, tagging=config.tagging)
     _record_settings(store, config)

@@ -8,6 +8,7 @@ Keys are dotted (`serve.max_size`); the environment variable of a key is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -173,10 +174,8 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 return int(value.strip())
-            except ValueError:
-                pass
         raise ConfigError(f"{where}: expected a whole number, got {value!r}")
     if kind is list:
         if isinstance(value, str):

@@ -6,6 +6,7 @@ dropped, block elements become line breaks, link targets are collected.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from html.parser import HTMLParser
 
@@ -45,11 +46,10 @@ class _Reducer(HTMLParser):
 def html_to_text(html: str) -> tuple[str, list[str]]:
     """Return the readable text of an HTML document and the links it holds."""
     parser = _Reducer()
-    try:
+    # The tokenizer gives up on some junk; keep what it read until then.
+    with contextlib.suppress(AssertionError, ValueError):
         parser.feed(html)
         parser.close()
-    except (AssertionError, ValueError):  # the tokenizer gives up on some junk
-        pass
     text = "".join(parser.chunks)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
     text = re.sub(r" *\n[ \n]*", "\n", text)

@@ -272,6 +272,7 @@ def test_auth_password_from_env(catcher: Catcher) -> None:
 KEYRING_BACKEND = '''
 import os
 import keyring.backend
+import keyring.errors
 
 
 class Backend(keyring.backend.KeyringBackend):
@@ -285,10 +286,10 @@ class Backend(keyring.backend.KeyringBackend):
         return "from-keyring" if (service, username) == ("mailops", "kr-user") else None
 
     def set_password(self, service, username, password):
-        raise NotImplementedError
+        raise keyring.errors.PasswordSetError("read-only test keyring")
 
     def delete_password(self, service, username):
-        raise NotImplementedError
+        raise keyring.errors.PasswordDeleteError("read-only test keyring")
 '''
 
 
