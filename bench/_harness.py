@@ -6,6 +6,7 @@ ports and a throwaway MAILOPS_HOME, and removes everything it created.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -175,12 +176,10 @@ def median(values: list[float]) -> float:
 def machine() -> str:
     """nproc and CPU model, for the report."""
     model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    # No /proc: keep the generic name.
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
     return f"{os.cpu_count()} CPUs, {model}, Python {sys.version.split()[0]}"

@@ -14,6 +14,7 @@ every operator.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,15 +160,13 @@ def date_interval(text: str, now: datetime | None = None) -> tuple[float, float]
     for fmt, step in (("%Y-%m-%dT%H:%M:%S", timedelta(seconds=1)),
                       ("%Y-%m-%dT%H:%M", timedelta(minutes=1)),
                       ("%Y-%m-%d", timedelta(days=1))):
-        try:
+        with contextlib.suppress(ValueError):  # not this format: try the next
             start = datetime.strptime(text, fmt).replace(tzinfo=UTC)
             return start.timestamp(), (start + step).timestamp()
-        except ValueError:
-            pass
     m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", text)
     if m:
         year, month = int(m.group(1)), int(m.group(2) or 0)
-        try:
+        with contextlib.suppress(ValueError):  # month 13 and the like: not a date
             if month:
                 start = datetime(year, month, 1, tzinfo=UTC)
                 end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
@@ -175,8 +174,6 @@ def date_interval(text: str, now: datetime | None = None) -> tuple[float, float]
                 start = datetime(year, 1, 1, tzinfo=UTC)
                 end = datetime(year + 1, 1, 1, tzinfo=UTC)
             return start.timestamp(), end.timestamp()
-        except ValueError:
-            pass
     raise ValueError(text)
 
 

@@ -8,6 +8,7 @@ worker is logged and replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -39,12 +40,10 @@ def worker_pids(pid: int) -> list[int]:
     """The SMTP worker processes of a daemon (not its indexer child)."""
     found = []
     for child in _children(pid):
-        try:
-            with open(f"/proc/{child}/cmdline", "rb") as fh:
-                if b"mailops.smtp.workers" in fh.read():
-                    found.append(child)
-        except OSError:
-            pass
+        # OSError: the child exited meanwhile.
+        with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as fh:
+            if b"mailops.smtp.workers" in fh.read():
+                found.append(child)
     return found
 
 

@@ -390,8 +390,8 @@ def _ingest(store: Store, forest: dict[str, Any], order: list[int], cuts: list[i
         batch = [_raw(forest, i) for i in order[start:end]]
         if forest["smtp"]:
             store.add_raw([Incoming(raw) for raw in batch])
-            while store.index_pending():
-                pass
+            while store.index_pending() > 0:
+                continue
         else:
             store.add_parsed([(Incoming(raw, source="import"), summarize(raw)) for raw in batch])
 
