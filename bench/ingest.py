@@ -7,23 +7,40 @@ message is findable by full-text search (the indexer's lag); that run is extra
 and not part of the rate medians.
 
     uv run python bench/ingest.py [--runs 3] [--sessions 8] [--messages 5000] [--length 4000]
-                                  [--workers N|auto]
+                                  [--workers N|auto] [--cpu N]
 
 `--workers` goes to `mailops serve` only (default: the daemon's default, auto);
 the baseline stays one process on the default asyncio loop.
+
+`--cpu N` instead runs N smtp-source loads against mailops and prints the CPU time
+(user + system, from /proc/PID/stat) each process spent per message: the main
+process, each SMTP worker, the indexer child (counted until every message is
+indexed) and smtp-source itself. On a shared machine CPU time is far steadier
+than a rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import smtplib
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from _harness import baseline_server, machine, mailops_serve, median, smtp_source, workers_used
+from _harness import (
+    SMTP_SOURCE,
+    baseline_server,
+    machine,
+    mailops_serve,
+    median,
+    smtp_source,
+    workers_used,
+)
 
 from mailops.store import Store
 
@@ -97,6 +114,100 @@ def run_baseline(args: argparse.Namespace) -> float:
     return args.messages / elapsed
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """utime + stime of a process (or one of its threads) so far, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as fh:
+        fields = fh.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's main thread (its event loop) and of all its other
+    threads together (the group-commit writer)."""
+    out = {"loop": 0.0, "threads": 0.0}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            out["loop" if int(tid) == pid else "threads"] += cpu_seconds(pid, int(tid))
+    return out
+
+
+def children(pid: int) -> dict[int, str]:
+    """Direct child processes of pid -> a role name (indexer, worker)."""
+    out: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rpartition(")")[2].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ppid == pid:
+            out[int(entry)] = ("indexer" if "smtp.indexer" in cmd
+                               else "worker" if "smtp.workers" in cmd else "child")
+    return out
+
+
+def run_cpu(args: argparse.Namespace) -> dict[str, float]:
+    """One smtp-source load; CPU ms per message of each process (summed by role)."""
+    extra = ("--workers", args.workers) if args.workers else ()
+    with mailops_serve(*extra) as srv:
+        assert srv.home is not None
+        time.sleep(0.5)  # let the children finish importing before the first sample
+        procs = {srv.pid: "main", **children(srv.pid)}
+        before = {pid: cpu_seconds(pid) for pid in procs}
+        main_before = thread_cpu(srv.pid)
+        start = time.monotonic()
+        src = subprocess.Popen(
+            [SMTP_SOURCE, "-s", str(args.sessions), "-m", str(args.messages), "-l",
+             str(args.length), "-f", "src@example.test", "-t", "dst@example.test",
+             f"127.0.0.1:{srv.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(src.pid, 0)
+        src.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - start
+        if src.returncode != 0:
+            raise RuntimeError(f"smtp-source failed ({src.returncode})")
+        with Store(srv.home / "mailops.db", readonly=True) as store:
+            while store.pending_count():
+                time.sleep(0.01)
+        indexed = time.monotonic() - start
+        after = {pid: cpu_seconds(pid) for pid in procs}
+        main_after = thread_cpu(srv.pid)
+    ms: dict[str, float] = {"smtp-source": (usage.ru_utime + usage.ru_stime) * 1000}
+    for pid, role in procs.items():
+        ms[role] = ms.get(role, 0.0) + (after[pid] - before[pid]) * 1000
+    for part in ("loop", "threads"):  # the main process's share, split (not in total)
+        ms[f"main {part}"] = (main_after[part] - main_before[part]) * 1000
+    out = {role: value / args.messages for role, value in ms.items()}
+    out["total"] = sum(v for k, v in out.items() if not k.startswith("main "))
+    out["rate"] = args.messages / elapsed
+    out["lag"] = indexed - elapsed
+    return out
+
+
+def main_cpu(args: argparse.Namespace) -> None:
+    """`--cpu N`: CPU ms per message, per process, N runs and their medians."""
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"load: smtp-source -s {args.sessions} -m {args.messages} -l {args.length},"
+          f" {args.cpu} runs; CPU ms per message (user + system)")
+    runs = []
+    for i in range(args.cpu):
+        r = run_cpu(args)
+        runs.append(r)
+        print(f"  run {i + 1}: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in r.items() if k not in ("rate", "lag"))
+            + f"; {r['rate']:.0f} msg/s, indexed {r['lag'] * 1000:.0f} ms after the last 250",
+            flush=True)
+    keys = [k for k in runs[0] if k not in ("rate", "lag")]
+    print("median: " + ", ".join(f"{k} {median([r[k] for r in runs]):.3f} ms" for k in keys))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -105,7 +216,12 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=4000)
     parser.add_argument("--workers", default=None,
                         help="mailops serve --workers (default: the daemon's own default)")
+    parser.add_argument("--cpu", type=int, default=0, metavar="N",
+                        help="measure CPU ms per message per process over N runs instead")
     args = parser.parse_args()
+    if args.cpu:
+        main_cpu(args)
+        return
     print(f"machine: {machine()}")
     print(f"load: smtp-source -s {args.sessions} -m {args.messages} -l {args.length},"
           f" {args.runs} runs each, alternating")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors, policy
@@ -40,8 +41,9 @@ class _TolerantRegistry(HeaderRegistry):
     accessors (get_content_type, get_filename, get_param) still work on it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, memo: threading.local | None = None) -> None:
         super().__init__()
+        self._memo = memo
         self._classes: dict[str, type[BaseHeader]] = {}
         self._text_class: type[BaseHeader] = type(
             "_" + _TextHeader.__name__, (_TextHeader, self.base_class), {})
@@ -57,20 +59,35 @@ class _TolerantRegistry(HeaderRegistry):
         return cls
 
     def __call__(self, name: str, value: str) -> BaseHeader:
+        # With a memo (summarize's parser), each header is parsed once per message:
+        # policy.default re-parses it on every read, and the feed parser and the
+        # part accessors read Content-Type ~15 times for a typical multipart
+        # message. Header objects are immutable, and the memo lives for one call.
+        memo: dict[tuple[str, str], BaseHeader] | None = (
+            getattr(self._memo, "headers", None) if self._memo is not None else None)
+        if memo is not None and (hit := memo.get((name, value))) is not None:
+            return hit
         try:
-            return super().__call__(name, value)
+            result: BaseHeader = super().__call__(name, value)
         except Exception:
             header = self._text_class
             try:
-                result: BaseHeader = header(name, value)
+                result = header(name, value)
             except Exception:  # even the unstructured parser failed: keep the ASCII
                 result = header(name, value.encode("ascii", "replace").decode("ascii")
                                 .replace("=?", "= ?"))
-            return result
+        if memo is not None:
+            memo[(name, value)] = result
+        return result
 
 
 _POLICY = policy.default.clone(header_factory=_TolerantRegistry())
 _PARSER = BytesParser(policy=_POLICY)
+# summarize() parses with its own memoizing factory; the memo is per thread and
+# per call, so no header object outlives the summary or crosses threads.
+_SUMMARY_MEMO = threading.local()
+_SUMMARY_POLICY = policy.default.clone(header_factory=_TolerantRegistry(_SUMMARY_MEMO))
+_SUMMARY_PARSER = BytesParser(policy=_SUMMARY_POLICY)
 _MAX_INDEXED_TEXT = 1_000_000  # characters of body text fed to the index per message
 
 
@@ -127,9 +144,11 @@ def clean(text: str) -> str:
     """Make parser output storable and safe to print: 8-bit header bytes arrive as
     surrogate escapes (undecodable in UTF-8); read them as UTF-8 with replacement,
     drop NULs and terminal control characters."""
-    if _ESCAPED_BYTE.search(text):  # a regex: a per-character loop was half of import time
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROLS.sub("", text.encode("utf-8", "replace").decode("utf-8"))
+    if not text.isascii():  # ASCII (most text) has neither escapes nor lone surrogates
+        if _ESCAPED_BYTE.search(text):  # a regex: a per-character loop was half of import time
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROLS.sub("", text)
 
 
 def parse_message(raw: bytes) -> EmailMessage:
@@ -139,13 +158,74 @@ def parse_message(raw: bytes) -> EmailMessage:
     return msg
 
 
-def _header(msg: Message, name: str, defects: list[str]) -> str | None:
+# -- summary headers --------------------------------------------------------------
+#
+# policy.default turns every header read into a header object through the
+# structured parsers of email.headerregistry (~0.1 ms per address header): that
+# was most of the indexer's CPU per message. The summary reads each header's
+# raw value instead, and takes a shortcut only where the value is plain ASCII
+# with no encoded word and (for Message-ID and address lists) of a simple shape
+# whose header object is known to print back as computed here; anything else
+# (RFC 2047 words, 8-bit bytes, groups, comments, quoting with escapes) goes
+# through the header object exactly as before, defects included.
+# tests/test_mime_fast.py pins this against a header-object-only reference.
+
+_SUMMARY_HEADERS = frozenset(
+    {"message-id", "references", "in-reply-to", "subject", "from", "to", "cc", "bcc",
+     "x-tags", "date"})
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_SIMPLE_MSGID = re.compile(rf"[ \t]*<{_DOT_ATOM}@{_DOT_ATOM}>[ \t]*")
+# One list item: `addr`, `<addr>`, `words <addr>` or `"quoted text" <addr>` (printable
+# ASCII, no backslash or quote inside the quotes), then a comma or the end.
+_MAILBOX = re.compile(
+    rf"[ \t]*(?:(?:(?P<words>{_ATEXT}+(?:[ \t]+{_ATEXT}+)*)"
+    rf"|\"(?P<quoted>[ !#-\[\]-~]*)\")[ \t]*<(?P<named>{_DOT_ATOM}@{_DOT_ATOM})>"
+    rf"|<(?P<angle>{_DOT_ATOM}@{_DOT_ATOM})>|(?P<bare>{_DOT_ATOM}@{_DOT_ATOM}))"
+    rf"[ \t]*(?:,|\Z)")
+_SPECIALS = frozenset('()<>@,:;.\\"[]')  # email._header_value_parser.SPECIALS
+
+RawHeaders = dict[str, list[tuple[str, str]]]
+
+
+def _raw_headers(msg: Message) -> RawHeaders:
+    """The summary headers' (name as written, raw value) pairs, by lower-case name."""
+    out: RawHeaders = {}
+    for name, value in msg.raw_items():
+        key = name.lower()
+        if key in _SUMMARY_HEADERS and isinstance(value, str):
+            out.setdefault(key, []).append((name, value))
+    return out
+
+
+def _unfold(value: str) -> str:
+    # What policy.default.header_fetch_parse hands the header factory.
+    return value.replace("\r", "").replace("\n", "") if "\r" in value or "\n" in value \
+        else value
+
+
+def _plain(text: str) -> bool:
+    """ASCII without an encoded word: an unstructured header prints back unchanged."""
+    return text.isascii() and "=?" not in text
+
+
+def _header_object(name: str, raw: str) -> Any:
+    return _SUMMARY_POLICY.header_fetch_parse(name, raw)
+
+
+def _header(heads: RawHeaders, name: str, defects: list[str]) -> str | None:
+    """The first occurrence of a header as text (unstructured or Message-ID)."""
+    found = heads.get(name.lower())
+    if not found:
+        return None
+    written, raw = found[0]
+    text = _unfold(raw)
+    if _plain(text) and (name.lower() != "message-id" or _SIMPLE_MSGID.fullmatch(text)):
+        return clean(text)
     try:
-        value = msg.get(name)
+        value = _header_object(written, raw)
     except Exception as exc:  # the header folder/decoder raises on some junk
         defects.append(f"header {name}: {type(exc).__name__}")
-        return None
-    if value is None:
         return None
     if isinstance(value, _TextHeader):
         defects.append(f"header {name}: unparseable, kept as text")
@@ -156,15 +236,46 @@ def _header(msg: Message, name: str, defects: list[str]) -> str | None:
         return None
 
 
-def _addresses(msg: Message, name: str, defects: list[str]) -> list[str]:
+def _simple_addresses(text: str) -> list[str] | None:
+    """The addresses of a simple list, printed as headerregistry.Address does, or
+    None when the list needs the real parser."""
+    if not _plain(text):
+        return None
+    out: list[str] = []
+    pos, end = 0, len(text)
+    while pos < end or not out:
+        m = _MAILBOX.match(text, pos)
+        if m is None or (m.end() == end and text.endswith(",")):  # "a@b," has an empty item
+            return None
+        pos = m.end()
+        words, quoted, named = m.group("words"), m.group("quoted"), m.group("named")
+        display = " ".join(words.split()) if words else quoted or ""
+        if named is None:
+            out.append(m.group("angle") or m.group("bare"))
+        elif not display:
+            out.append(named)
+        elif _SPECIALS.isdisjoint(display):
+            out.append(f"{display} <{named}>")
+        else:
+            out.append(f'"{display}" <{named}>')
+    return out
+
+
+def _addresses(heads: RawHeaders, name: str, defects: list[str]) -> list[str]:
     """Every address in every occurrence of a header, as 'Name <addr>' or 'addr'."""
+    values: list[list[str] | Any] = []
     try:
-        values = msg.get_all(name) or []
+        for written, raw in heads.get(name.lower(), ()):
+            simple = _simple_addresses(_unfold(raw))
+            values.append(simple if simple is not None else _header_object(written, raw))
     except Exception as exc:
         defects.append(f"header {name}: {type(exc).__name__}")
         return []
     out: list[str] = []
     for value in values:
+        if isinstance(value, list):
+            out.extend(clean(a) for a in value)
+            continue
         if isinstance(value, _TextHeader):
             defects.append(f"header {name}: unparseable, kept as text")
         try:
@@ -178,6 +289,36 @@ def _addresses(msg: Message, name: str, defects: list[str]) -> list[str]:
             if addr or display:
                 out.append(clean(_format_address(display, addr)))
     return out
+
+
+def _date(heads: RawHeaders, out: Parsed) -> None:
+    """Date as ISO 8601 UTC and a timestamp, or a defect."""
+    d = out.defects
+    found = heads.get("date")
+    when: datetime | None = None
+    if found and found[0][1].isascii():
+        # What the Date header object would print is format_datetime() of this
+        # same parse: read back, the same instant.
+        try:
+            when = email.utils.parsedate_to_datetime(_unfold(found[0][1]))
+        except Exception:  # the slow path below records the right defects
+            when = None
+    if when is None:
+        date = _header(heads, "Date", d)
+        if not date:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            d.append("unparseable Date header")
+            return
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        out.date_ts = when.timestamp()
+        out.date = when.astimezone(UTC).isoformat()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        d.append("unparseable Date header")
 
 
 def _format_address(display: str, addr: str) -> str:
@@ -204,39 +345,41 @@ def _part_text(part: Message, defects: list[str]) -> str:
 
 def summarize(raw: bytes) -> Parsed:
     """Extract headers, body text, attachment names and defects from raw bytes."""
+    _SUMMARY_MEMO.headers = {}
+    try:
+        return _summarize(raw)
+    finally:
+        _SUMMARY_MEMO.headers = None
+
+
+def _summarize(raw: bytes) -> Parsed:
     out = Parsed()
     try:
-        msg = parse_message(raw)
+        msg = _SUMMARY_PARSER.parsebytes(raw)
     except Exception as exc:  # defensive: the stdlib parser is meant not to raise
         out.defects.append(f"unparseable: {type(exc).__name__}")
         return out
     d = out.defects
     out.defects.extend(type(x).__name__ for x in msg.defects)
-    mid = _header(msg, "Message-ID", d)
+    heads = _raw_headers(msg)
+    mid = _header(heads, "Message-ID", d)
     out.message_id = mid.strip().strip("<>") if mid else None
-    out.references = message_ids(_header(msg, "References", d))
-    replied = message_ids(_header(msg, "In-Reply-To", d))
+    out.references = message_ids(_header(heads, "References", d))
+    replied = message_ids(_header(heads, "In-Reply-To", d))
     out.in_reply_to = replied[0] if replied else None
-    out.subject = (_header(msg, "Subject", d) or "").replace("\n", " ").replace("\r", "")
-    froms = _addresses(msg, "From", d)
+    out.subject = (_header(heads, "Subject", d) or "").replace("\n", " ").replace("\r", "")
+    froms = _addresses(heads, "From", d)
     out.from_ = froms[0] if froms else ""
-    out.to = _addresses(msg, "To", d)
-    out.cc = _addresses(msg, "Cc", d)
-    out.bcc = _addresses(msg, "Bcc", d)
+    out.to = _addresses(heads, "To", d)
+    out.cc = _addresses(heads, "Cc", d)
+    out.bcc = _addresses(heads, "Bcc", d)
     try:  # auto-tagging reads these; a broken header must not stop indexing
-        out.x_tags = [clean(str(v)) for v in msg.get_all("X-Tags") or []]
+        out.x_tags = [clean(_unfold(raw)) if _plain(_unfold(raw))
+                      else clean(str(_header_object(written, raw)))
+                      for written, raw in heads.get("x-tags", ())]
     except Exception as exc:
         d.append(f"header X-Tags: {type(exc).__name__}")
-    date = _header(msg, "Date", d)
-    if date:
-        try:
-            when = email.utils.parsedate_to_datetime(date)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            out.date_ts = when.timestamp()
-            out.date = when.astimezone(UTC).isoformat()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            d.append("unparseable Date header")
+    _date(heads, out)
     texts: list[str] = []
     number = 0
     for part in msg.walk():

@@ -21,6 +21,8 @@ from mailops.smtp.logfmt import event
 from mailops.store import Incoming
 
 _SESSION_NUMBERS = itertools.count(1)
+_REPLIES: dict[tuple[str, bool], str] = {}  # reply as given -> as sent (MailopsSMTP.push)
+_REPLIES_MAX = 512
 _session_prefix: str | None = None
 
 
@@ -273,9 +275,18 @@ class MailopsSMTP(SMTP):
 
     async def push(self, status: Any) -> None:
         if isinstance(status, str):
-            status = codes.printable(status)
-            if not self._plain_reply and not status.startswith("220"):
-                status = codes.with_enhanced(status)
+            # Seven replies a message, nearly all the same few strings: two regex
+            # passes each are worth remembering.
+            key = (status, self._plain_reply)
+            reply = _REPLIES.get(key)
+            if reply is None:
+                reply = codes.printable(status)
+                if not self._plain_reply and not reply.startswith("220"):
+                    reply = codes.with_enhanced(reply)
+                if len(_REPLIES) >= _REPLIES_MAX:
+                    _REPLIES.clear()
+                _REPLIES[key] = reply
+            status = reply
         await super().push(status)
 
     # RFC 2034: replies to EHLO and HELO carry no enhanced codes.

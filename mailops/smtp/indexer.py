@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from mailops.store import Store
@@ -30,10 +31,19 @@ from mailops.tagging import Tagging
 log = logging.getLogger("mailops.indexer")
 
 _BATCH = 50
+# During a burst the child indexes at most every _SETTLE seconds: batches of ~50
+# at 1,000 msg/s instead of one or two per group commit (0.3 instead of ~0.5 ms
+# of CPU a message), and search lags by at most this much more.
+_SETTLE = 0.05
 
 
-def index_all(store: Store, batch: int = _BATCH) -> int:
-    """Index every pending message, in batches; returns how many were indexed."""
+def index_all(store: Store, batch: int = _BATCH, settle: float = 0.0) -> int:
+    """Index every pending message, in batches; returns how many were indexed.
+
+    With `settle`, a batch that found fewer than `batch` messages (ingest goes on
+    meanwhile) is followed by that long a pause, so the next one is bigger: each
+    batch costs a transaction, a commit and several statements of its own.
+    """
     total = 0
     while True:
         try:
@@ -44,6 +54,8 @@ def index_all(store: Store, batch: int = _BATCH) -> int:
         total += done
         if not done:  # a batch can stop short of `batch` (big messages): ask again
             return total
+        if settle and done < batch:
+            time.sleep(settle)
 
 
 class Indexer:
@@ -143,7 +155,7 @@ def child_main(store_path: Path, batch: int) -> None:
         while True:
             ready, _, _ = select.select([fd], [], [], 1.0)
             eof = bool(ready) and not os.read(fd, 65536)
-            index_all(store, batch)
+            index_all(store, batch, _SETTLE)
             if eof:
                 return
     finally:

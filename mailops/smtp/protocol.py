@@ -6,7 +6,9 @@ short sessions (one connection per message, as Postfix's smtp-source sends)
 and the memory taken by a big message:
 
 - its `__init__` builds its command and AUTH tables with `dir()` and
-  `inspect.getmembers()` over every attribute of the new instance (~0.1 ms);
+  `inspect.getmembers()` over every attribute of the new instance and of the
+  handler (~0.1 ms): `FastSMTP` lets it do so for the first connection of a
+  handler and rebuilds the same tables from attribute names for the others;
 - `_getaddr` parses MAIL FROM / RCPT TO addresses with the email package's
   header parser and defines a class on every call;
 - its `__init__` also lists the handler's attributes and computes the
@@ -21,17 +23,37 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from aiosmtpd.smtp import MISSING, SMTP
+import aiosmtpd.smtp
+from aiosmtpd.smtp import MISSING, SMTP, _AuthMechAttr
 
 from mailops.smtp.handler import CatcherHandler, MailopsSMTP
 
 _DIR_CACHE: dict[type, list[str]] = {}
 _ADDR_CACHE: dict[tuple[str, int], tuple[str | None, str | None]] = {}
 _ADDR_CACHE_MAX = 4096
+_SPLIT_MAX = 1 << 20  # up to this size, a split (a copy) finds long lines fastest
 _END = b".\r\n"  # the end of DATA when it starts a line
 _aiosmtpd_log = logging.getLogger("mail.log")
+_LEVELS: dict[object, int] = {logging.Logger.debug: logging.DEBUG,
+                              logging.Logger.info: logging.INFO}
+_sanitized_log = aiosmtpd.smtp.sanitized_log
+
+
+def _sanitized_log_if_enabled(func: Callable[..., None], msg: Any, *args: Any,
+                              **kwargs: Any) -> None:
+    """aiosmtpd's sanitized_log, skipped when its logger would drop the record."""
+    # func is a bound Logger.debug/Logger.info (anything else is passed through).
+    level = _LEVELS.get(getattr(func, "__func__", None))
+    if level is not None and not func.__self__.isEnabledFor(level):  # type: ignore[attr-defined]
+        return
+    _sanitized_log(func, msg, *args, **kwargs)
+
+
+# aiosmtpd (pinned) calls this module global per command line; same output when enabled.
+aiosmtpd.smtp.sanitized_log = _sanitized_log_if_enabled
 
 
 def _first_long_line(data: bytes | bytearray, most: int) -> tuple[int, int] | None:
@@ -39,6 +61,8 @@ def _first_long_line(data: bytes | bytearray, most: int) -> tuple[int, int] | No
     `most` bytes before its CRLF (length without the CRLF), or None."""
     if len(data) <= most:
         return None
+    if len(data) <= _SPLIT_MAX and max(map(len, data.split(b"\r\n"))) <= most:
+        return None  # the common case, without a Python loop over every line
     find, start = data.find, 0
     while True:
         end = find(b"\r\n", start)
@@ -160,11 +184,85 @@ class ChunkedData(SMTP):
         return data
 
 
+class _Tables(NamedTuple):
+    """What aiosmtpd's __init__ derives by introspection, as attribute names."""
+
+    smtp: tuple[tuple[str, str], ...]  # command -> smtp_* method name
+    auth: tuple[tuple[str, str, bool], ...]  # mechanism -> (method name, on the protocol?)
+    hooks: dict[str, Any]  # the handler's bound handle_* hooks
+    ehlo: str | None
+
+
+# Per (protocol class, handler, excluded AUTH mechanisms): the first connection
+# runs aiosmtpd's introspection as is; later ones rebuild its result from this.
+_TABLES: dict[tuple[type, int, tuple[str, ...]], tuple[object, _Tables]] = {}
+_introspection_off = False  # set while a later connection runs aiosmtpd's __init__
+
+
+def _method_name(obj: object, method: Any) -> str | None:
+    """The attribute of obj that gives this bound method, if it is a plain one."""
+    name = getattr(method, "__name__", None)
+    if name is None or getattr(method, "__self__", None) is not obj:
+        return None
+    same = getattr(getattr(obj, name, None), "__func__", None)
+    return name if same is not None and same is getattr(method, "__func__", None) else None
+
+
+def _record(proto: SMTP, handler: object) -> _Tables | None:
+    """aiosmtpd's tables of this (first) connection as names; None if that cannot
+    be done faithfully (then every connection keeps the full introspection)."""
+    smtp: list[tuple[str, str]] = []
+    for command, method in proto._smtp_methods.items():
+        name = _method_name(proto, method)
+        if name is None:
+            return None
+        smtp.append((command, name))
+    auth: list[tuple[str, str, bool]] = []
+    for mechanism, (method, builtin) in proto._auth_methods.items():
+        name = _method_name(proto if builtin else handler, method)
+        if name is None:
+            return None
+        auth.append((mechanism, name, builtin))
+    return _Tables(tuple(smtp), tuple(auth), dict(proto._handle_hooks),
+                   proto._ehlo_hook_ver)
+
+
 class FastSMTP(MailopsSMTP, ChunkedData):
     """MailopsSMTP with aiosmtpd's introspection and address parsing cached and DATA
     read in pieces (MailopsSMTP.smtp_DATA's super() call lands in ChunkedData)."""
 
+    def __init__(self, handler: CatcherHandler, **kwargs: Any) -> None:
+        global _introspection_off
+        key = (type(self), id(handler), tuple(kwargs.get("auth_exclude_mechanism") or ()))
+        cached = _TABLES.get(key)
+        tables = cached[1] if cached is not None and cached[0] is handler else None
+        if tables is None:
+            super().__init__(handler, **kwargs)
+            recorded = _record(self, handler)
+            if recorded is not None:
+                if len(_TABLES) >= 64:  # one entry per handler: only tests make many
+                    _TABLES.clear()
+                _TABLES[key] = (handler, recorded)
+            return
+        # aiosmtpd lists every method of this instance and of the handler with
+        # inspect.getmembers() and builds a signature, on every connection
+        # (~0.1 ms); with __dir__ empty it finds nothing, and the tables are
+        # rebuilt here from the first connection's.
+        _introspection_off = True
+        try:
+            super().__init__(handler, **kwargs)
+        finally:
+            _introspection_off = False
+        self._smtp_methods = {command: getattr(self, name) for command, name in tables.smtp}
+        self._auth_methods = {
+            mechanism: _AuthMechAttr(getattr(self if builtin else handler, name), builtin)
+            for mechanism, name, builtin in tables.auth}
+        self._handle_hooks = dict(tables.hooks)
+        self._ehlo_hook_ver = tables.ehlo
+
     def __dir__(self) -> list[str]:
+        if _introspection_off:
+            return []
         # aiosmtpd's __init__ only looks for smtp_* and auth_* names in dir(self);
         # listing just those (once per class) saves getattr() on ~250 attributes.
         cls = type(self)
@@ -191,6 +289,8 @@ class FastHandler(CatcherHandler):
     """CatcherHandler as aiosmtpd's per-connection introspection finds it cheaply."""
 
     def __dir__(self) -> list[str]:
+        if _introspection_off:
+            return []
         # aiosmtpd looks for handle_* hooks and auth_* methods, nothing else.
         cls = type(self)
         names = _DIR_CACHE.get(cls)
