@@ -41,7 +41,7 @@ def backup_cmd(
       mailops backup --verify /var/backups/mailops/mailops-20261128T031500Z.db
     """
     if verify:
-        _verify(path, as_json)
+        _verify(path, as_json, state(ctx).config.paths.store_file)
         return
     from mailops.backup import backup_store
 
@@ -53,11 +53,11 @@ def backup_cmd(
                f"({_size(result.file_bytes)}, {result.seconds:.1f} s)")
 
 
-def _verify(path: Path, as_json: bool) -> None:
+def _verify(path: Path, as_json: bool, store_path: Path) -> None:
     from mailops.backup import verify_backup
     from mailops.errors import BackupError
 
-    result = verify_backup(path)
+    result = verify_backup(path, store_path)  # an encrypted backup: its marker or the store's
     if as_json:
         print_json(result.as_dict())
     elif result.ok:

@@ -36,6 +36,21 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
+def ask_secret(prompt: str) -> str | None:
+    """Ask a person for a secret (an encrypted store's passphrase) without echo;
+    None when stdin is not a terminal or they press Ctrl-D."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        return None
+
+
 def open_store(ctx: typer.Context, *, readonly: bool = False) -> Store:
     """Open the store under the effective data dir.
 

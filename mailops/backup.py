@@ -10,6 +10,10 @@
   previous store as `<store>.bak`. It refuses while another process (a daemon)
   has the store open, and refuses to replace a store holding messages unless
   forced.
+
+An encrypted store's backup is encrypted with the same key and gets a copy of
+the store's key marker beside it (`<backup>.encryption.json`, no secret in
+it); verify and restore read that marker, or else the store's own.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailops.errors import BackupError, RestoreRefused, StoreError
+from mailops.errors import BackupError, RestoreRefused, StoreError, StoreKeyError
+from mailops.keys import Marker, read_marker, write_marker
 
 _LIST_MAX = 20  # ids listed per kind of problem (the counts are always complete)
 
@@ -101,10 +106,30 @@ def _remove_db_files(path: Path) -> None:
             Path(f"{path}{suffix}").unlink()
 
 
+def _file_marker(path: Path, store_path: Path | None) -> Marker | None:
+    """The key marker of a backup file: its own, else (for an encrypted-looking
+    file) the store's, else None (a plain file)."""
+    from mailops.store.crypto import looks_plain
+
+    marker = read_marker(path)
+    if marker is None and store_path is not None and path.exists() and not looks_plain(path):
+        marker = read_marker(store_path)
+    return marker
+
+
+def _hint(path: Path, marker: Marker | None) -> str:
+    """What to say when a file without a key does not open and is not plain SQLite."""
+    from mailops.store.crypto import looks_plain
+
+    if marker is not None or looks_plain(path):
+        return ""
+    return " (if it is an encrypted backup, put its .encryption.json marker beside it)"
+
+
 @contextlib.contextmanager
-def _backup_file(path: Path) -> Iterator[sqlite3.Connection]:
+def _backup_file(path: Path, marker: Marker | None = None) -> Iterator[sqlite3.Connection]:
     """A read-only connection to a backup file; BackupError (one line) if it is
-    missing or not a mailops store."""
+    missing or not a mailops store, StoreKeyError if its key is wrong or missing."""
     from mailops.store import backup as sql
 
     if not path.exists():
@@ -112,15 +137,16 @@ def _backup_file(path: Path) -> Iterator[sqlite3.Connection]:
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
     try:
-        db = sql.open_readonly(path)
+        db = sql.open_readonly(path, marker)
     except sqlite3.Error as exc:
-        raise BackupError(f"cannot open backup {path}: {exc}") from None
+        raise BackupError(f"cannot open backup {path}: {exc}{_hint(path, marker)}") from None
     try:
         try:
             if not sql.has_store_tables(db):
                 raise BackupError(f"{path} is not a mailops backup (no messages table)")
         except sqlite3.DatabaseError as exc:
-            raise BackupError(f"{path} is not a mailops backup: {exc}") from None
+            raise BackupError(f"{path} is not a mailops backup: {exc}{_hint(path, marker)}"
+                              ) from None
         yield db
     finally:
         db.close()
@@ -156,18 +182,20 @@ def backup_store(store_path: Path, dest: Path, *, force: bool = False) -> Backup
         raise BackupError(f"{dest} is the store itself")
     started = time.monotonic()
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    marker = read_marker(store_path)  # an encrypted store's copy keeps its key
     try:
         with Store(store_path, readonly=True) as store:
             try:
-                sql.copy_database(store.db, tmp)
+                sql.copy_database(store.db, tmp, marker)
             except sqlite3.OperationalError as exc:
                 raise BackupError(f"cannot write {dest}: {exc}") from None
-        with contextlib.closing(sql.open_readonly(tmp)) as copy:
+        with contextlib.closing(sql.open_readonly(tmp, marker)) as copy:
             check = sql.quick_check(copy)
             numbers = sql.counts(copy)
         if check != "ok":
             raise BackupError(f"the copy failed its integrity check: {check}")
         _fsync_path(tmp)
+        write_marker(dest, marker)  # first: an encrypted backup is never without it
         os.replace(tmp, dest)
         _fsync_path(dest.parent, directory=True)
     except OSError as exc:
@@ -178,18 +206,19 @@ def backup_store(store_path: Path, dest: Path, *, force: bool = False) -> Backup
                         dest.stat().st_size, round(time.monotonic() - started, 3))
 
 
-def verify_backup(path: Path) -> VerifyResult:
+def verify_backup(path: Path, store_path: Path | None = None) -> VerifyResult:
     """Check a backup (or any store file): integrity, counts and every body's sha256.
 
     BackupError if the file is missing or not a mailops store at all; otherwise
-    every finding is in the result's `problems` (empty when it is sound).
+    every finding is in the result's `problems` (empty when it is sound). An
+    encrypted backup without its own marker is opened with `store_path`'s key.
     """
     import zstandard
 
     from mailops.store import backup as sql
 
     result = VerifyResult(str(path))
-    with _backup_file(path) as db:
+    with _backup_file(path, _file_marker(path, store_path)) as db:
         try:
             # A report line can hold several lines of its own ("*** in database main
             # ***\nPage 3: ..."): flattened, so every problem is one line.
@@ -248,7 +277,8 @@ def restore_store(backup: Path, store_path: Path, *, force: bool = False) -> Res
     from mailops.store import backup as sql
     from mailops.store.schema import MIGRATIONS
 
-    report = verify_backup(backup)
+    marker = _file_marker(backup, store_path)
+    report = verify_backup(backup, store_path)
     if not report.ok:
         raise BackupError(f"{backup} fails verification: {report.problems[0]}"
                           " (details: mailops backup --verify FILE)")
@@ -260,13 +290,14 @@ def restore_store(backup: Path, store_path: Path, *, force: bool = False) -> Res
     previous: Path | None = None
     previous_messages: int | None = None
     try:
-        with _backup_file(backup) as src:
-            sql.copy_database(src, tmp)
+        with _backup_file(backup, marker) as src:
+            sql.copy_database(src, tmp, marker)
         _fsync_path(tmp)
         if store_path.exists():
             previous, previous_messages = _set_aside(store_path, force=force,
-                                                     swap_in=tmp)
+                                                     swap_in=tmp, marker=marker)
         else:
+            write_marker(store_path, marker)
             os.replace(tmp, store_path)
         _fsync_path(store_path.parent, directory=True)
     except OSError as exc:
@@ -279,13 +310,19 @@ def restore_store(backup: Path, store_path: Path, *, force: bool = False) -> Res
                          None if previous is None else str(previous), previous_messages)
 
 
-def _set_aside(store_path: Path, *, force: bool, swap_in: Path) -> tuple[Path, int | None]:
-    """Move the current store to `.bak` and `swap_in` to its place, holding an
-    exclusive lock on the old store so nobody reads or writes it meanwhile."""
+def _set_aside(store_path: Path, *, force: bool, swap_in: Path,
+               marker: Marker | None) -> tuple[Path, int | None]:
+    """Move the current store to `.bak` and `swap_in` (keyed by `marker`) to its
+    place, holding an exclusive lock on the old store so nobody reads or writes it
+    meanwhile. Each file's key marker moves with it."""
     from mailops.store import backup as sql
 
+    old_marker = read_marker(store_path)
     try:
-        db = sql.claim_exclusive(store_path)
+        db = sql.claim_exclusive(store_path, marker=old_marker)
+    except StoreKeyError as exc:  # its key is gone: like a damaged store, --force replaces it
+        db = None
+        reason = exc.message
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise RestoreRefused(f"{store_path} is in use by another process (a running "
@@ -322,6 +359,8 @@ def _set_aside(store_path: Path, *, force: bool, swap_in: Path) -> tuple[Path, i
             old = Path(f"{store_path}{suffix}")
             if old.exists():
                 os.replace(old, Path(f"{bak}{suffix}"))
+        write_marker(bak, old_marker)
+        write_marker(store_path, marker)
         os.replace(swap_in, store_path)
     finally:
         if db is not None:

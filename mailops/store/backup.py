@@ -3,15 +3,20 @@
 Copies use SQLite's backup API in a single step: it reads one consistent
 snapshot (a WAL read transaction), so the daemon keeps writing meanwhile and
 the copy holds exactly the messages committed when it started.
+
+An encrypted store's copy is encrypted with the same key: SQLCipher decrypts
+each page from the source and encrypts it for the destination (its own salt).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+from mailops.keys import Marker
+from mailops.store.crypto import connect
 
 
 class BodyRow(NamedTuple):
@@ -23,18 +28,19 @@ class BodyRow(NamedTuple):
     blob: bytes
 
 
-def open_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection (sqlite3.Error if the file is not a database)."""
-    uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
-    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+def open_readonly(path: Path, marker: Marker | None = None) -> sqlite3.Connection:
+    """A read-only connection, keyed by `marker` when given (sqlite3.Error if the
+    file is not a database, StoreKeyError if the key is wrong)."""
+    db = connect(path, marker=marker, find_marker=False, readonly=True)
     db.execute("PRAGMA busy_timeout = 30000")
     return db
 
 
-def copy_database(src: sqlite3.Connection, dest: Path) -> None:
+def copy_database(src: sqlite3.Connection, dest: Path, marker: Marker | None = None) -> None:
     """Copy `src` into a new file `dest` from one snapshot; the copy uses a rollback
-    journal, so it is one self-contained file (no -wal beside it)."""
-    out = sqlite3.connect(dest, isolation_level=None)
+    journal, so it is one self-contained file (no -wal beside it). With `marker`
+    (the key `src` was opened with) the copy is encrypted with the same key."""
+    out = connect(dest, marker=marker, find_marker=False)
     try:
         src.backup(out)  # pages=-1: the whole database in one step, one snapshot
         out.execute("PRAGMA journal_mode = DELETE").fetchall()
@@ -94,7 +100,8 @@ def iter_bodies(db: sqlite3.Connection) -> Iterator[BodyRow]:
         yield BodyRow(int(r[0]), str(r[1]), int(r[2]), bytes(r[3]))
 
 
-def claim_exclusive(path: Path, timeout: float = 2.0) -> sqlite3.Connection:
+def claim_exclusive(path: Path, timeout: float = 2.0,
+                    marker: Marker | None = None) -> sqlite3.Connection:
     """Take a store for replacing: no other connection may have it open.
 
     Leaving WAL mode needs exclusive access, so it fails (sqlite3.OperationalError,
@@ -103,7 +110,7 @@ def claim_exclusive(path: Path, timeout: float = 2.0) -> sqlite3.Connection:
     EXCLUSIVE lock (rollback-journal mode) until `release` is called, so nobody can
     start reading or writing while the file is swapped.
     """
-    db = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+    db = connect(path, marker=marker, find_marker=False, timeout=timeout)
     try:
         mode = str(db.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower()
         if mode != "delete":
