@@ -12,7 +12,8 @@ message number). The same seed and count give the same bytes.
 
 Importable: `write_maildir(dir, n, seed)` returns the byte total;
 `messages(n, seed)` yields `Message` records (raw bytes plus the fields a
-parser would find, for filling a store directly).
+parser would find, for filling a store directly); `messages_shard` yields a
+slice of a corpus generated on its own, for building large stores in parallel.
 """
 
 from __future__ import annotations
@@ -230,6 +231,18 @@ def messages(n: int, seed: int = 1) -> Iterator[Message]:
     """The corpus's messages in order (deterministic for a given n and seed)."""
     gen = _Gen(n, seed)
     for i in range(n):
+        yield gen.message(i)
+
+
+def messages_shard(n: int, seed: int, start: int, stop: int) -> Iterator[Message]:
+    """Messages start..stop-1 of a corpus of n generated independently of the others
+    (same people and vocabulary, a random stream of their own; threads start fresh
+    in each shard), so large corpora can be generated in parallel. Deterministic
+    for given (n, seed, start, stop), but not the same bytes as `messages(n, seed)`.
+    """
+    gen = _Gen(n, seed)
+    gen.rng = random.Random(seed * 1_000_003 + start)
+    for i in range(start, stop):
         yield gen.message(i)
 
 

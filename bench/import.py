@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,32 +55,44 @@ def notmuch_config(path: Path, maildir: Path, dbdir: Path) -> None:
         "[maildir]\nsynchronize_flags=true\n")
 
 
-def run_mailops(maildir: Path, home: Path) -> tuple[float, dict[str, object]]:
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, their own
+    children included (the import's worker processes are waited for by it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_mailops(maildir: Path, home: Path) -> tuple[float, float, dict[str, object]]:
+    """Wall time, CPU time and the JSON summary of one `mailops import`."""
     mailops = shutil.which("mailops") or str(Path(sys.executable).with_name("mailops"))
     env = {**os.environ, "MAILOPS_HOME": str(home)}
+    cpu = children_cpu()
     start = time.perf_counter()
     out = subprocess.run([mailops, "import", str(maildir), "--json"], env=env,
                          capture_output=True, text=True)
     took = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(f"mailops import failed: {out.stderr[-800:]}")
-    return took, json.loads(out.stdout)
+    return took, children_cpu() - cpu, json.loads(out.stdout)
 
 
-def run_notmuch(maildir: Path, work: Path) -> tuple[float, int]:
+def run_notmuch(maildir: Path, work: Path) -> tuple[float, float, int]:
+    """Wall time, CPU time and message count of one `notmuch new` (fresh database)."""
     dbdir = work / "notmuch-db"
     dbdir.mkdir()
     config = work / "notmuch-config"
     notmuch_config(config, maildir, dbdir)
     env = {**os.environ, "NOTMUCH_CONFIG": str(config), "HOME": str(work)}
+    cpu = children_cpu()
     start = time.perf_counter()
     out = subprocess.run([NOTMUCH, "new", "--quiet"], env=env, capture_output=True, text=True)
     took = time.perf_counter() - start
+    cpu = children_cpu() - cpu
     if out.returncode != 0:
         raise RuntimeError(f"notmuch new failed ({out.returncode}): {out.stderr[-800:]}")
     count = subprocess.run([NOTMUCH, "count", "*"], env=env, capture_output=True, text=True,
                            check=True)
-    return took, int(count.stdout.strip() or 0)
+    return took, cpu, int(count.stdout.strip() or 0)
 
 
 def main() -> None:
@@ -104,21 +117,24 @@ def main() -> None:
         print(f"maildir: {files} files, {raw / 1e6:.1f} MB raw")
 
         home = work / "mailops-home"
-        took_m, result = run_mailops(maildir, home)
+        took_m, cpu_m, result = run_mailops(maildir, home)
         n_m = int(result["imported"])  # type: ignore[call-overload]
         store = tree_bytes(home)
         print(f"mailops import : {n_m} messages in {took_m:6.1f} s = {n_m / took_m:7.0f} msg/s;"
+              f" CPU {1000 * cpu_m / n_m:.2f} ms/msg (all processes);"
               f" store {store / 1e6:.1f} MB = {store / raw:.2f}x raw  (load"
-              f" {os.getloadavg()[0]:.1f})")
+              f" {os.getloadavg()[0]:.1f})", flush=True)
 
-        took_n, n_n = run_notmuch(maildir, work)
+        took_n, cpu_n, n_n = run_notmuch(maildir, work)
         db = tree_bytes(work / "notmuch-db")
         print(f"notmuch new    : {n_n} messages in {took_n:6.1f} s = {n_n / took_n:7.0f} msg/s;"
+              f" CPU {1000 * cpu_n / n_n:.2f} ms/msg;"
               f" database {db / 1e6:.1f} MB = {db / raw:.2f}x raw (index only; the mail stays"
               f" in the maildir: {(db + raw) / raw:.2f}x with it)  (load"
               f" {os.getloadavg()[0]:.1f})")
         ratio = (n_m / took_m) / (n_n / took_n)
-        print(f"ratio mailops/notmuch (msg/s): {ratio:.2f}x")
+        print(f"ratio mailops/notmuch (msg/s): {ratio:.2f}x;"
+              f" CPU per message, notmuch/mailops: {(cpu_n / n_n) / (cpu_m / n_m):.2f}x")
         print(f"targets: >= 5x notmuch ({'met' if ratio >= 5 else 'NOT met'}),"
               f" >= 3000 msg/s ({'met' if n_m / took_m >= 3000 else 'NOT met'}),"
               f" store <= 1.5x raw ({'met' if store <= 1.5 * raw else 'NOT met'})")

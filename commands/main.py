@@ -13,8 +13,25 @@ import typer
 from mailops import __version__
 from mailops.errors import MailopsError
 
-from . import backup, config_cmd, doctor, mailbox, retention, send, serve, tags, threads, transfer
-from .context import state
+from . import (
+    audit,
+    backup,
+    config_cmd,
+    dkim,
+    dns_cmd,
+    doctor,
+    init,
+    mailbox,
+    mta_sts,
+    retention,
+    send,
+    serve,
+    tags,
+    threads,
+    transfer,
+    tui_cmd,
+)
+from .context import ask_secret, state
 
 app = typer.Typer(
     name="mailops",
@@ -45,10 +62,13 @@ def root(
 ) -> None:
     """Mail operations from the terminal."""
     state(ctx).home = home
+    from mailops.keys import set_prompt
+
+    set_prompt(ask_secret)  # an encrypted store's passphrase, when a person can type it
 
 
 for module in (serve, mailbox, config_cmd, doctor, transfer, send, tags, threads, retention,
-               backup):
+               backup, init, dkim, dns_cmd, mta_sts, tui_cmd, audit):
     module.register(app)
 
 

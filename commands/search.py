@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from .context import open_store
 from .mailbox import LIST_COLUMNS, _rows_for_people
@@ -18,6 +20,50 @@ from .output import Format, pick_format, print_plain_table, render
 _MARK = ("\ue000", "\ue001")
 QUERY_HELP = ("A query: words, \"phrases\", from:, subject:, is:unread, after:7d..."
               " (docs/search.md).")
+
+
+class QueryCommand(TyperCommand):
+    """A command whose QUERY may start with "-" (`mailops ls -tag:spam`).
+
+    Click would take `-tag:spam` for options (and `ignore_unknown_options` would
+    still read the `n` of `-inbox` as `-n`). So before parsing, every argument
+    that starts with one "-" and is not one of the command's options is moved
+    behind a "--": it is the query. Unknown `--long` options stay errors.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: click's Context
+        """Parse with negated query words moved behind "--"."""
+        return super().parse_args(ctx, _queries_last(self.params, ctx.help_option_names,
+                                                     args))
+
+
+def _queries_last(params: Sequence[object], help_names: Sequence[str],
+                  args: list[str]) -> list[str]:
+    names: set[str] = set(help_names)
+    valued: set[str] = set()  # options that take the next argument as their value
+    for param in params:
+        if isinstance(param, TyperOption):
+            names.update([*param.opts, *param.secondary_opts])
+            if not param.is_flag and not param.count:
+                valued.update(param.opts)
+    out: list[str] = []
+    queries: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            queries += args[i:]
+            break
+        if (arg.startswith("-") and not arg.startswith("--") and arg != "-"
+                and arg not in names and arg[:2] not in valued):  # -n5 is -n 5
+            queries.append(arg)
+            continue
+        out.append(arg)
+        if arg in valued and i < len(args):  # its value, whatever it looks like
+            out.append(args[i])
+            i += 1
+    return [*out, "--", *queries] if queries else out
 
 
 class Sort(StrEnum):
@@ -136,5 +182,5 @@ def search_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `ls` and `search` to the root app."""
-    app.command("ls")(ls_cmd)
-    app.command("search")(search_cmd)
+    app.command("ls", cls=QueryCommand)(ls_cmd)
+    app.command("search", cls=QueryCommand)(search_cmd)

@@ -11,6 +11,7 @@ import typer
 
 from .context import open_store
 from .output import err, print_json
+from .search import QueryCommand
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -75,7 +76,8 @@ def import_cmd(
     """Import .eml files, maildirs and mbox files (or folders holding them).
 
     Folders are walked recursively: a folder with cur/ and new/ is a maildir, a file
-    starting with a "From " line is an mbox, any other file is one message. Messages
+    starting with a "From sender date" line is an mbox (never a *.eml file), any
+    other file is one message. Messages
     already stored (same bytes) are skipped, so importing twice adds nothing.
     Unreadable files inside a folder are listed and counted, not fatal; a PATH that
     does not exist exits 6 before anything is imported.
@@ -158,4 +160,4 @@ def export_cmd(
 def register(app: typer.Typer) -> None:
     """Add `import` and `export` to the root app."""
     app.command("import")(import_cmd)
-    app.command("export")(export_cmd)
+    app.command("export", cls=QueryCommand)(export_cmd)

@@ -78,6 +78,16 @@ class BackupError(MailopsError):
     exit_code = 9
 
 
+class AuditError(MailopsError):
+    """`mailops audit` cannot run at all (unreadable domain list, no usable resolver).
+
+    Exit code 2, like a usage error: the issue's contract for cron and CI is 0 clean,
+    1 findings, 2 the audit itself did not run.
+    """
+
+    exit_code = 2
+
+
 class RestoreRefused(MailopsError):
     """`restore` will not replace the store: it holds messages (no --force) or another
     process (a running daemon) has it open."""
@@ -100,3 +110,24 @@ class SendError(MailopsError):
     RCPT = 14
     DATA = 15
     BUILD = 16
+
+
+class DkimError(MailopsError):
+    """A DKIM key is missing, unreadable or cannot be stored, signing failed, or a key
+    lookup failed (timeout, SERVFAIL: not the same as a missing key)."""
+
+    exit_code = 21
+
+
+class DkimRotateError(DkimError):
+    """A DKIM rotation step failed: the dynamic update was refused, the new key never
+    became visible on the authoritative server, or the rotation state is inconsistent."""
+
+    exit_code = 22
+
+
+class StoreKeyError(StoreError):
+    """An encrypted store's key is missing or wrong (keyring entry, key file or
+    passphrase; see docs/security.md). Nothing was read or modified."""
+
+    exit_code = 24

@@ -24,22 +24,29 @@ import multiprocessing
 import os
 import re
 import stat
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zstandard
+
 from mailops.errors import ImportFailed
 from mailops.mime import Parsed, summarize
 from mailops.store import Incoming, Store
+from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
 
 BATCH_MESSAGES = 500
 # A batch is also cut at this many bytes so a folder of large attachments
 # does not hold gigabytes in memory before a commit.
 BATCH_BYTES = 64 * 1024 * 1024
 _POOL_MIN = 64  # a batch this big is parsed in worker processes (small imports never start them)
+_CHUNK = 25  # messages per task handed to a worker: amortizes the round trip
+_AHEAD = 2  # batches being prepared while an older one is written
 _MAILDIR_SUBDIRS = ("cur", "new")  # tmp holds deliveries in progress: never read
 
 
@@ -126,9 +133,18 @@ def _is_maildir(path: Path) -> bool:
     return all((path / sub).is_dir() for sub in _MAILDIR_SUBDIRS)
 
 
-def _starts_with_from(path: Path) -> bool:
+# An mbox starts with an envelope line, "From sender asctime" ("... 10:00:00 2023").
+_FROM_LINE = re.compile(rb"From \S+ [^\n]*\d\d:\d\d")
+
+
+def _is_mbox(path: Path) -> bool:
+    """Whether a file is an mbox: it starts with an envelope "From " line and is not
+    named .eml (an exported message may itself start with "From ": `export`
+    writes NAME.eml, which must import as the same one message)."""
+    if path.suffix.lower() == ".eml":
+        return False
     with open(path, "rb") as fh:
-        return fh.read(5) == b"From "
+        return _FROM_LINE.match(fh.readline(1000)) is not None
 
 
 def _maildir_size(path: Path) -> int:
@@ -154,7 +170,7 @@ def _file_source(path: Path, failures: list[Failure]) -> Source | None:
         if not stat.S_ISREG(st.st_mode):
             failures.append(Failure(str(path), "not a regular file"))
             return None
-        kind = "mbox" if _starts_with_from(path) else "eml"
+        kind = "mbox" if _is_mbox(path) else "eml"
     except OSError as exc:
         failures.append(Failure(str(path), _reason(exc)))
         return None
@@ -214,7 +230,7 @@ def plan(paths: Sequence[str | os.PathLike[str]]) -> Plan:
             _walk(path, result.sources, result.failures)
         else:
             try:
-                kind = "mbox" if _starts_with_from(path) else "eml"
+                kind = "mbox" if _is_mbox(path) else "eml"
             except OSError as exc:
                 raise ImportFailed(f"cannot read {path}: {_reason(exc)}") from None
             result.sources.append(Source(kind, path, path.stat().st_size))
@@ -333,62 +349,123 @@ def _parse(raw: bytes) -> Parsed:
         return Parsed(defects=[f"unparseable: {type(exc).__name__}"])
 
 
-class _Parsers:
-    """MIME parsing in worker processes for big batches (parsing is ~90% of an
-    import's CPU: the stdlib email parser). Started on first use, one per CPU;
-    if the pool breaks, parsing goes on in this process."""
+# One message for _prepare: raw bytes, sha256, envelope sender, delivery time.
+_Job = tuple[bytes, str, str | None, float | None]
+_compressor: zstandard.ZstdCompressor | None = None  # this process's (workers have their own)
 
-    def __init__(self) -> None:
+
+def _prepare(jobs: list[_Job]) -> list[Prepared]:
+    """Parse, compress and lay out messages for the store (in a worker process, or
+    here when there is no pool): everything an import does but the SQL."""
+    global _compressor
+    if _compressor is None:
+        _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    out: list[Prepared] = []
+    for raw, digest, mail_from, received_at in jobs:
+        incoming = Incoming(raw=raw, mail_from=mail_from, source="import")
+        if received_at is not None:
+            incoming.received_at = received_at
+        out.append(prepare(incoming, _parse(raw), _compressor, digest))
+    return out
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker once the importing process is gone (killed, say): forked
+    workers hold both ends of their task pipe, so they would never see EOF."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _start_worker(parent: int) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth of new messages, being prepared."""
+
+    jobs: list[_Job]
+    futures: list[Future[list[Prepared]]] | None = None  # None: prepare in this process
+    size: int = 0  # raw bytes
+
+
+class _Pipeline:
+    """Prepares batches in worker processes while earlier ones are written.
+
+    Parsing is most of an import's CPU (the stdlib email parser); the writes
+    (SQLite, FTS5) are the rest and can only happen in this process. So up to
+    _AHEAD batches are handed to a pool of worker processes (one per CPU,
+    started on first use, so small imports never start it) while this process
+    reads files, hashes them and writes the oldest batch: both cores stay busy.
+    Batches are written in the order they were read; each is one transaction.
+    If the pool breaks, preparing goes on in this process.
+    """
+
+    def __init__(self, store: Store, result: ImportResult) -> None:
+        self.store = store
+        self.result = result
+        self.queue: deque[_Batch] = deque()
         self.pool: ProcessPoolExecutor | None = None
         # fork, not spawn: spawn re-runs the caller's __main__ module in every worker
         # (a script without a main guard, or stdin, breaks). The workers only parse
         # bytes; they never touch the store's connection.
-        self.broken = ((os.cpu_count() or 1) < 2
+        self.serial = ((os.cpu_count() or 1) < 2
                        or "fork" not in multiprocessing.get_all_start_methods())
 
-    def parse(self, raws: list[bytes]) -> list[Parsed]:
-        if len(raws) < _POOL_MIN or self.broken:
-            return [_parse(raw) for raw in raws]
+    def submit(self, jobs: list[_Job]) -> None:
+        """Queue a batch (already free of duplicates) and write what is due."""
+        batch = _Batch(jobs, size=sum(len(j[0]) for j in jobs))
+        if not self.serial and (self.pool is not None or len(jobs) >= _POOL_MIN):
+            try:
+                if self.pool is None:
+                    self.pool = ProcessPoolExecutor(
+                        max_workers=os.cpu_count(),
+                        mp_context=multiprocessing.get_context("fork"),
+                        initializer=_start_worker, initargs=(os.getpid(),))
+                batch.futures = [self.pool.submit(_prepare, jobs[i:i + _CHUNK])
+                                 for i in range(0, len(jobs), _CHUNK)]
+            except (BrokenProcessPool, OSError, RuntimeError):
+                self.serial = True
+        self.queue.append(batch)
+        if batch.futures is None:  # prepared here: nothing to wait for, write it all
+            self.drain()
+            return
+        while (len(self.queue) > _AHEAD
+               or sum(b.size for b in self.queue) > _AHEAD * BATCH_BYTES):
+            self._write_oldest()
+
+    def drain(self) -> None:
+        """Write every queued batch."""
+        while self.queue:
+            self._write_oldest()
+
+    def _write_oldest(self) -> None:
+        batch = self.queue.popleft()
+        prepared: list[Prepared] = []
         try:
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(
-                    max_workers=os.cpu_count(), mp_context=multiprocessing.get_context("fork"))
-            return list(self.pool.map(_parse, raws, chunksize=16))
+            for future in batch.futures or ():
+                prepared += future.result()
         except (BrokenProcessPool, OSError):
-            self.broken = True
-            return [_parse(raw) for raw in raws]
+            self.serial = True
+            batch.futures = None
+        if batch.futures is None:
+            prepared = _prepare(batch.jobs)
+        batch.jobs.clear()  # the raw bytes can go before the write
+        ids = self.store.add_prepared(prepared, skip_stored=True)
+        added = [i for i in ids if i is not None]
+        # Stored by someone else since this batch was checked (another import).
+        self.result.duplicates += len(ids) - len(added)
+        self.result.imported += len(added)
+        if added:
+            if self.result.first_id is None:
+                self.result.first_id = added[0]
+            self.result.last_id = added[-1]
 
     def close(self) -> None:
+        """Stop the worker processes (queued work is dropped)."""
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
-
-
-def _flush(store: Store, batch: list[tuple[Item, str]], result: ImportResult,
-           seen: set[str], parsers: _Parsers | None = None) -> None:
-    """Store one batch, skipping bytes already stored or already seen in this run."""
-    stored = store.existing_sha256([digest for _, digest in batch])
-    todo: list[tuple[Incoming, Parsed]] = []
-    raws: list[bytes] = []
-    for item, digest in batch:
-        if digest in stored or digest in seen:
-            result.duplicates += 1
-            continue
-        seen.add(digest)
-        assert item.raw is not None
-        incoming = Incoming(raw=item.raw, mail_from=item.mail_from, source="import")
-        if item.received_at is not None:
-            incoming.received_at = item.received_at
-        todo.append((incoming, Parsed()))
-        raws.append(item.raw)
-    parsed = parsers.parse(raws) if parsers is not None else [_parse(raw) for raw in raws]
-    todo = [(incoming, p) for (incoming, _), p in zip(todo, parsed, strict=True)]
-    if todo:
-        ids = store.add_parsed(todo)
-        result.imported += len(ids)
-        if result.first_id is None:
-            result.first_id = ids[0]
-        result.last_id = ids[-1]
-    batch.clear()
 
 
 def run_import(store: Store, import_plan: Plan, *, progress: Progress | None = None,
@@ -402,35 +479,52 @@ def run_import(store: Store, import_plan: Plan, *, progress: Progress | None = N
     result = ImportResult(sources=len(import_plan.sources),
                           total_bytes=import_plan.total_bytes,
                           failures=list(import_plan.failures))
-    parsers = _Parsers()
+    pipeline = _Pipeline(store, result)
     try:
-        _read_all(store, import_plan, result, progress, batch_messages, batch_bytes, parsers)
+        _read_all(store, import_plan, result, progress, batch_messages, batch_bytes, pipeline)
+        pipeline.drain()
     finally:
-        parsers.close()
+        pipeline.close()
+    if progress is not None:
+        progress(result)
     return result
 
 
 def _read_all(store: Store, import_plan: Plan, result: ImportResult, progress: Progress | None,
-              batch_messages: int, batch_bytes: int, parsers: _Parsers) -> None:
-    seen: set[str] = set()
-    batch: list[tuple[Item, str]] = []
+              batch_messages: int, batch_bytes: int, pipeline: _Pipeline) -> None:
+    """Read and hash every message; hand batches of new ones to the pipeline."""
+    seen: set[str] = set()  # digests queued by this run
+    batch: list[_Job] = []
     pending_bytes = 0
+
+    def flush() -> None:
+        stored = store.existing_sha256(j[1] for j in batch)
+        new: list[_Job] = []
+        for job in batch:
+            if job[1] in stored or job[1] in seen:
+                result.duplicates += 1
+            else:
+                seen.add(job[1])
+                new.append(job)
+        if new:
+            pipeline.submit(new)
+        batch.clear()
+
     for item in iter_items(import_plan.sources):
         result.bytes_read += item.size
         if item.raw is None:
             result.failures.append(Failure(item.origin, item.error or "unreadable"))
         else:
-            batch.append((item, hashlib.sha256(item.raw).hexdigest()))
+            batch.append((item.raw, hashlib.sha256(item.raw).hexdigest(), item.mail_from,
+                          item.received_at))
             pending_bytes += len(item.raw)
             if len(batch) >= batch_messages or pending_bytes >= batch_bytes:
-                _flush(store, batch, result, seen, parsers)
+                flush()
                 pending_bytes = 0
         if progress is not None:
             progress(result)
     if batch:
-        _flush(store, batch, result, seen, parsers)
-    if progress is not None:
-        progress(result)
+        flush()
 
 
 def import_paths(store: Store, paths: Sequence[str | os.PathLike[str]], *,

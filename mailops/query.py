@@ -27,7 +27,7 @@ TEXT_FIELDS = {"from": "from", "to": "to", "cc": "cc", "subject": "subject", "bo
 
 FILTER_FIELDS = {"message-id", "id", "tag", "folder", "in", "is", "has", "larger", "smaller",
                  "before", "after", "date", "thread"}
-IS_VALUES = {"read", "unread", "flagged", "unflagged", "replied"}
+IS_VALUES = {"read", "unread", "flagged", "unflagged", "replied", "unreplied"}
 HAS_VALUES = {"attachment"}
 
 

@@ -137,3 +137,44 @@ def server(home: Path) -> Iterator[Server]:
     srv = start_server(home)
     yield srv
     srv.stop()
+
+
+class KnotFactory:
+    """Starts Knot DNS servers (tests/knotdns.py) and stops them all at teardown.
+
+    Call it like `KnotServer.start`: `knot({"example.test": "@ MX 10 mx"}, signed=...)`.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.servers: list[Any] = []
+
+    def __call__(self, zones: dict[str, str], *, signed: Any = frozenset(),
+                 tsig: bool = True, servfail: Any = ()) -> Any:
+        from knotdns import KnotServer
+
+        srv = KnotServer(self.base)
+        self.servers.append(srv)
+        return srv.start(zones, signed=signed, tsig=tsig, servfail=servfail)
+
+    def stop(self) -> None:
+        for srv in self.servers:
+            srv.stop()
+
+
+@pytest.fixture
+def knot(tmp_path: Path) -> Iterator[KnotFactory]:
+    """Factory for Knot DNS servers on loopback, one test long."""
+    require_tool("knotd")
+    factory = KnotFactory(tmp_path)
+    yield factory
+    factory.stop()
+
+
+@pytest.fixture(scope="module")
+def knot_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnotFactory]:
+    """The same factory, shared by a module's tests (start one server for many cases)."""
+    require_tool("knotd")
+    factory = KnotFactory(tmp_path_factory.mktemp("knot"))
+    yield factory
+    factory.stop()

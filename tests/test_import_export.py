@@ -6,11 +6,15 @@ import hashlib
 import mailbox
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from conftest import Cli
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from mailops.exporter import export as export_to
 from mailops.importer import ImportResult, plan, run_import
 from mailops.store import Store
 
@@ -251,6 +255,9 @@ def test_export_query_limit_and_bad_format(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "inv"
     assert cli.ok("export", "invoice", "--to", str(out), "--json").json()["exported"] == 3
     assert {p.name for p in out.iterdir()} == {f"{ids[f'invoice {i}']}.eml" for i in (0, 2, 4)}
+    notes = tmp_path / "notes"  # a query starting with "-", between options
+    assert cli.ok("export", "-f", "eml", "-invoice", "--to", str(notes),
+                  "--json").json()["exported"] == 2
     newest = tmp_path / "newest"
     cli.ok("export", "--limit", "2", "--to", str(newest))
     assert {p.name for p in newest.iterdir()} == {f"{ids['invoice 4']}.eml",
@@ -346,3 +353,41 @@ def test_show_options(cli: Cli, tmp_path: Path) -> None:
     again = cli.ok("show", msg_id, "--save-attachments", str(out)).out.splitlines()
     assert {Path(p).resolve().parent for p in again} == {out.resolve()}
     assert len(list(out.iterdir())) == 6
+
+
+# Messages as a person's mail can be: headers (some folded, some 8-bit), a blank
+# line or none, any body bytes (NUL, CR without LF, no final newline), either
+# line ending. Not empty (an empty file is not a message).
+_HEADER = st.tuples(st.sampled_from(["Subject", "From", "To", "X-Junk", "Content-Type"]),
+                    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")))
+_MESSAGE = st.builds(
+    lambda headers, sep, body, crlf: (
+        b"".join(k.encode() + b": " + v + b"\n" for k, v in headers) + sep + body
+    ).replace(b"\n", b"\r\n" if crlf else b"\n"),
+    st.lists(_HEADER, max_size=5), st.sampled_from([b"\n", b""]), st.binary(max_size=300),
+    st.booleans()).filter(bool)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_MESSAGE, min_size=1, max_size=6))
+@example([b"From someone at the start\nbody\n", b"\r\n", b"x"])
+def test_export_then_import_gives_identical_bytes(tmp_path: Path, raws: list[bytes]) -> None:
+    """Any messages: import, export as eml and as maildir, import each export into a
+    fresh store: the same set of exact bytes every time."""
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    for i, raw in enumerate(raws):
+        # As a maildir: an .eml file starting "From " would be read as an mbox.
+        write(maildir(work / "src") / "cur" / f"{1700000000 + i}.M{i}P1Q1.test:2,", raw)
+    expected = {sha(r): r for r in raws}
+    with Store(work / "a.db") as store:
+        result = run_import(store, plan([work / "src"]))
+        assert (result.imported, result.failed) == (len(expected), 0)
+        export_to(store, work / "eml", "eml")
+        export_to(store, work / "md", "maildir")
+    for name, out in (("eml", work / "eml"), ("md", work / "md")):
+        with Store(work / f"{name}.db") as again:
+            back = run_import(again, plan([out]))
+            assert (back.imported, back.failed) == (len(expected), 0), name
+            got = {r["sha256"]: again.raw(r["id"]) for r in again.list(limit=100)}
+        assert got == expected, name

@@ -170,6 +170,7 @@ CASES: list[tuple[str, set[str]]] = [
     ("is:flagged", {"Deploy failed", "Deploy succeeded"}),
     ("is:unflagged", NOT_DEPLOY),
     ("is:replied", {"Meeting notes"}),
+    ("is:unreplied", ALL - {"Meeting notes"}),
     ("has:attachment", {"Invoice March", "Budget report", "Holiday photos"}),
     ("larger:20k", {"Budget report"}),
     ("smaller:20k", ALL - {"Budget report"}),
@@ -202,6 +203,17 @@ def test_operator_table(corpus: Cli, query: str, expected: set[str]) -> None:
     found = [r["subject"] for r in corpus.ok("search", "--json", "--", query).json()]
     assert len(found) == len(set(found))
     assert set(found) == expected
+
+
+def test_a_query_may_start_with_a_dash_without_double_dash(corpus: Cli) -> None:
+    not_billing = ALL - {"Invoice March", "Invoice April"}
+    assert set(subjects(corpus, "ls", "-tag:billing")) == not_billing
+    assert set(subjects(corpus, "search", "-n", "50", "-deploy")) == NOT_DEPLOY
+    # Options before and after it, -n's value attached, one dash but not an option.
+    assert len(subjects(corpus, "ls", "-n1", "-tag:billing", "--sort", "oldest")) == 1
+    assert set(subjects(corpus, "ls", "-inbox")) == ALL  # not -i -n box: no such word
+    res = corpus("ls", "--bogus")  # an unknown long option is still an error
+    assert res.code == 2 and "No such option: --bogus" in res.err
 
 
 def test_thread_filter(corpus: Cli) -> None:

@@ -23,7 +23,8 @@ FTS_COLUMNS = {"from": "sender", "to": "recipients", "cc": "cc", "subject": "sub
 _HAS_TOKEN = re.compile(r"[^\W_]")
 _DATE = "coalesce(m.date_ts, m.received_at)"
 _IS = {"read": "m.seen = 1", "unread": "m.seen = 0", "flagged": "m.flagged = 1",
-       "unflagged": "m.flagged = 0", "replied": "m.replied = 1"}
+       "unflagged": "m.flagged = 0", "replied": "m.replied = 1",
+       "unreplied": "m.replied = 0"}
 
 
 @dataclass

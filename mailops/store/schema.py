@@ -112,4 +112,10 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     UPDATE messages SET indexed = 0 WHERE thread_id IS NULL;
     """,
+    # 4: folder unread counts (`folders`, the TUI's sidebar) from the index alone:
+    # (folder, seen) replaces (folder), whose lookups it serves as well.
+    """
+    CREATE INDEX messages_folder_seen ON messages(folder, seen);
+    DROP INDEX messages_folder;
+    """,
 )

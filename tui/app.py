@@ -1,0 +1,88 @@
+"""`mailops tui`: the Textual application.
+
+The app owns one read-write `Store` (the UI thread's; changes go through it)
+and shows the mailbox screen; workers open their own read-only connections.
+`?` lists the keys of the current screen; Ctrl+P opens the command palette,
+which also offers every mailbox action and the folders to go to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from mailops.store import Store
+
+from .dialogs import HelpScreen
+from .mailbox import MailboxScreen
+from .source import Readers
+from .widgets import Sidebar
+
+
+class MailopsApp(App[None]):
+    """The interactive mailbox over one mailops store."""
+
+    TITLE = "mailops"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Keys"),
+    ]
+
+    def __init__(self, store: Store, *, poll_interval: float = 1.0) -> None:
+        super().__init__()
+        self.store = store
+        self.readers = Readers(store)  # the workers' connections
+        self.poll_interval = poll_interval
+
+    def on_mount(self) -> None:
+        """Open the mailbox."""
+        self.push_screen(MailboxScreen(self.store, self.readers,
+                                       poll_interval=self.poll_interval))
+
+    def on_unmount(self) -> None:
+        """Close the workers' connections."""
+        self.readers.close()
+
+    @property
+    def mailbox(self) -> MailboxScreen:
+        """The mailbox screen (always at the bottom of the stack)."""
+        return next(s for s in self.screen_stack if isinstance(s, MailboxScreen))
+
+    def action_help(self) -> None:
+        """Show every key the current screen answers to."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            # The list's inherited horizontal scrolling and copy keys do nothing here.
+            if binding.description and binding.description not in seen and not any(
+                    word in binding.description for word in ("Left", "Right", "Copy")):
+                seen.add(binding.description)
+                keys.append((self.get_key_display(binding), binding.description))
+        title = type(self.screen).__name__.removesuffix("Screen")
+        self.push_screen(HelpScreen(f"{title} keys", keys))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette: Textual's commands, the mailbox actions and its folders."""
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MailboxScreen):
+            return
+        for title, action, help_text in (
+                ("Search", "search", "Focus the search bar (/)"),
+                ("Toggle read", "toggle_read", "Mark the message read or unread (N)"),
+                ("Toggle flag", "toggle_flag", "Flag or unflag the message (F)"),
+                ("Tag", "tag", "Add or remove tags (t)"),
+                ("Move", "move", "Move the message to a folder (m)"),
+                ("Delete", "delete", "Move the message to the Trash (d)"),
+                ("Undo delete", "undo", "Restore what the last delete moved (u)"),
+                ("Toggle preview", "toggle_preview", "Show or hide the preview pane (p)")):
+            yield SystemCommand(title, help_text, partial(screen.run_action, action))
+        for scope in screen.query_one(Sidebar).scopes.values():
+            yield SystemCommand(f"Go to {scope.label}", f"Show {scope.label}",
+                                partial(screen.select_scope, scope))
