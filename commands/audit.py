@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .context import open_store, state
 from .output import err, print_json, use_color
 
 if TYPE_CHECKING:
-    from mailops.audit import DomainReport, Finding
+    from mailops.audit import DomainReport, Finding, Severity
+    from mailops.audit.history import Changes
 
 HELP = """Audit the mail DNS of domains: MX, SPF, DMARC, DKIM, MTA-STS (record and
 policy), TLS-RPT, BIMI, DNSSEC, reverse DNS of MX hosts and, with --dnsbl, blocklists.
@@ -23,6 +25,11 @@ A resolver failure is reported as dns.lookup_failed, never as a missing record.
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage
 or operational error. Domains are audited concurrently.
 
+Each run is stored (unless --no-store): --changed reports only what changed
+since a domain's previous run (exit 1 only when a changed domain has findings at
+or above --fail-on), --history DOMAIN shows the timeline. DKIM selectors also
+come from the config: [audit] selectors and [audit.domains."D"] selectors.
+
 \b
 Examples:
   mailops audit example.org
@@ -31,6 +38,8 @@ Examples:
   mailops audit example.org --selector s2026 --nameserver 127.0.0.1:5353
   mailops audit -f domains.txt --quiet --junit audit.xml --ignore bimi.missing
   mailops audit example.test --nameserver 127.0.0.1:5353 --trust-anchor ds.txt
+  mailops audit -f domains.txt --changed --quiet
+  mailops audit --history example.org --json
 """
 
 
@@ -43,6 +52,7 @@ class FailOn(StrEnum):
 
 
 def audit_cmd(
+    ctx: typer.Context,
     domains: list[str] = typer.Argument(None, metavar="DOMAIN...",
                                         help="Domains to audit."),
     file: Path | None = typer.Option(None, "--file", "-f", metavar="FILE",
@@ -83,18 +93,35 @@ def audit_cmd(
                               help="Probe each MX host over SMTP (port 25): banner, "
                               "STARTTLS, certificate, open relay. On by default; "
                               "--no-smtp skips it."),
+    changed: bool = typer.Option(False, "--changed",
+                                 help="Report only what changed since each domain's "
+                                 "last stored run."),
+    store: bool = typer.Option(True, "--store/--no-store",
+                               help="Store this run for --changed and --history "
+                               "(default: on)."),
+    history: str | None = typer.Option(None, "--history", metavar="DOMAIN",
+                                       help="Show DOMAIN's stored runs and what changed "
+                                       "between them (no audit is run)."),
+    limit: int = typer.Option(50, "--limit", min=1, metavar="N",
+                              help="With --history: the N most recent runs."),
 ) -> None:
     from mailops.audit import (
         AuditOptions,
         Severity,
         audit,
         load_trust_anchors,
+        normalize_domain,
         read_domain_file,
         unknown_codes,
         write_junit,
     )
-    from mailops.errors import AuditError, UsageError
+    from mailops.errors import AuditError, ConfigError, UsageError
 
+    if history is not None:
+        if domains or file is not None or changed:
+            raise UsageError("--history takes one domain and no other domains or --changed")
+        _show_history(ctx, history, limit, as_json)
+        return
     names = list(domains or [])
     if file is not None:
         names += (_stdin_domains() if str(file) == "-" else read_domain_file(file))
@@ -104,25 +131,50 @@ def audit_cmd(
                       if c.strip())
     for code in unknown_codes(codes):
         err(f"warning: --ignore {code} matches no known finding code")
-    options = AuditOptions(nameservers=list(nameserver or []), selectors=list(selector or []),
+    config = state(ctx).config
+    try:
+        per_domain = {normalize_domain(d): s for d, s in config.audit_domains.items()}
+    except UsageError as exc:  # a bad name in the file is a config problem (exit 3)
+        raise ConfigError(f"{config.audit_domains_source}: audit.domains: {exc.message}"
+                          ) from None
+    options = AuditOptions(nameservers=list(nameserver or []),
+                           selectors=[*(selector or []), *config.get_list("audit.selectors")],
+                           domain_selectors=per_domain,
                            timeout=timeout, concurrency=concurrency, ignore=codes,
                            probe_selectors=not no_dkim_probe, dnssec=not no_dnssec,
                            trust_anchors=load_trust_anchors(trust_anchor),
                            dnsbl_zones=[z.strip(".") for z in dnsbl or [] if z.strip(".")],
                            smtp=smtp)
     level = Severity(fail_on.value)
-    bar = _progress(len(names), enabled=not quiet and not as_json)
+    # Opened before the audit: a store that cannot open (a missing key) fails fast.
+    db = open_store(ctx) if store or changed else None
     try:
-        reports = audit(names, options, progress=bar.advance if bar else None)
+        bar = _progress(len(names), enabled=not quiet and not as_json)
+        try:
+            reports = audit(names, options, progress=bar.advance if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        diffs = None
+        if db is not None:
+            from mailops.audit.history import record
+
+            diffs = record(db, reports, save=store, ignore=codes,
+                           keep=max(0, config.get_int("audit.keep_runs")))
     finally:
-        if bar:
-            bar.close()
-    failing = any(r.at_or_above(level) for r in reports)
+        if db is not None:
+            db.close()
     if junit is not None:
         try:
             write_junit(junit, reports, level)
         except OSError as exc:
             raise AuditError(f"cannot write {junit}: {exc.strerror}") from None
+    if changed:
+        assert diffs is not None
+        _report_changes([d for d in diffs if d.changed], len(reports), level, quiet=quiet,
+                        as_json=as_json)
+        return
+    failing = any(r.at_or_above(level) for r in reports)
     if not (quiet and not failing):
         if as_json:
             print_json([r.to_dict() for r in reports])
@@ -188,6 +240,96 @@ def _print_report(reports: list[DomainReport], only_at_or_above: object | None) 
             if f.fix:
                 console.print(f"            fix:  {escape(f.fix)}", style="green")
         console.print()
+
+
+def _report_changes(diffs: list[Changes], total: int, level: Severity, *, quiet: bool,
+                    as_json: bool) -> None:
+    """--changed: print the domains whose findings changed; exit 1 when one of them has
+    a finding at or above --fail-on. --quiet prints only when that happens."""
+    failing = [d for d in diffs if d.at_or_above(level)]
+    if quiet and not failing:
+        return
+    if as_json:
+        print_json([d.to_dict() for d in diffs])
+    else:
+        _print_changes(failing if quiet else diffs, total)
+    if failing:
+        raise typer.Exit(1)
+
+
+def _print_changes(diffs: list[Changes], total: int) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from mailops.audit.history import iso_time
+
+    console = Console(soft_wrap=True, no_color=not use_color(), highlight=False)
+    if not diffs:
+        console.print(f"no changes since the last run ({total} domain{'s' * (total != 1)})")
+        return
+    for d in diffs:
+        since = (f"since {_when(iso_time(d.previous_at))}" if d.previous_at is not None
+                 else "first stored run")
+        parts = [f"{len(x)} {name}" for x, name in ((d.new, "new"), (d.resolved, "resolved"),
+                                                    (d.severity_changed, "changed severity"))
+                 if x]
+        console.print(f"[bold]{escape(d.domain)}[/bold]  {since}: {', '.join(parts)}")
+        for label, items in (("new", d.new), ("resolved", d.resolved),
+                             ("changed", d.severity_changed)):
+            for f in sorted(items, key=lambda f: -_rank(f["severity"])):
+                sev = f["severity"]
+                was = f"{f['previous_severity']} -> " if "previous_severity" in f else ""
+                style = "dim" if label == "resolved" else _STYLE[sev]
+                console.print(f"  {label:<9}[{style}]{was}{sev:<7}[/{style}] "
+                              f"[bold]{escape(f['code'])}[/bold]  {escape(f['message'])}")
+                if label != "resolved":
+                    for line in f["evidence"]:
+                        console.print(f"              seen: {escape(line)}", style="dim")
+                    if f.get("fix"):
+                        console.print(f"              fix:  {escape(f['fix'])}", style="green")
+        console.print()
+
+
+def _show_history(ctx: typer.Context, domain: str, limit: int, as_json: bool) -> None:
+    """--history DOMAIN: every stored run, its counts and what appeared or disappeared."""
+    from mailops.audit import normalize_domain
+    from mailops.audit.history import history, iso_time
+
+    name = normalize_domain(domain)
+    db = open_store(ctx, readonly=True)
+    try:
+        entries = history(db, name, limit)
+    finally:
+        db.close()
+    if as_json:
+        print_json({"domain": name, "runs": [e.to_dict() for e in entries]})
+        return
+    if not entries:
+        typer.echo(f"no stored audit runs for {name}")
+        return
+    typer.echo(f"{name}: {len(entries)} run{'s' * (len(entries) != 1)} (oldest first)")
+    for e in entries:
+        counts = e.run.counts()
+        summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items() if n)
+        c = e.changes
+        if c.previous_at is None:
+            what = "first run"
+        elif not c.changed:
+            what = "no change"
+        else:
+            what = "  ".join([*(f"+{f['code']} ({f['severity']})" for f in c.new),
+                              *(f"-{f['code']}" for f in c.resolved),
+                              *(f"~{f['code']} ({f['previous_severity']} -> {f['severity']})"
+                                for f in c.severity_changed)])
+        typer.echo(f"{_when(iso_time(e.run.run_at))}  {summary or 'no findings':<34}  {what}")
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "").replace("T", " ").replace("Z", " UTC")
+
+
+def _rank(severity: str) -> int:
+    return ("info", "warning", "error").index(severity)
 
 
 def register(app: typer.Typer) -> None:

@@ -102,6 +102,11 @@ STS_DOMAINS = ("sts-syntax", "sts-testing", "sts-none", "sts-short", "sts-mismat
                "sts-badcert", "sts-404")
 
 
+# an SPF record between 450 and 512 bytes (spf.too_long's "may not fit" warning)
+SPF_470 = "v=spf1 " + " ".join(f"ip4:192.0.2.{i}" for i in range(32)) + " -all"
+assert 450 < len(SPF_470) <= 512
+
+
 def zones(https_ip: str) -> dict[str, str]:
     long_spf = "v=spf1 " + " ".join(f"ip4:192.0.2.{i}" for i in range(40)) + " -all"
     z = {
@@ -112,7 +117,7 @@ ed._domainkey TXT {txt(f"v=DKIM1; k=ed25519; p={ed_p()}")}
 _mta-sts TXT "v=STSv1; id=20260101"
 mta-sts A {https_ip}
 _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls@good.test"
-default._bimi TXT "v=BIMI1; l=https://good.test/logo.svg"
+default._bimi TXT "v=BIMI1; l=https://good.test/logo.svg; a=https://good.test/vmc.pem"
 """),
         "bl.test": '2.0.0.127 A 127.0.0.2\n2.0.0.127 TXT "listed: test entry"\n'
                    '4.0.0.127 A 127.255.255.254\n',
@@ -173,6 +178,16 @@ i3 TXT "v=spf1 a:h.spf-limit.test a:h.spf-limit.test mx:h.spf-limit.test -all"
         "spf-ptr.test": mail_zone("spf-ptr.test", spf="v=spf1 mx ptr -all"),
         "spf-long.test": mail_zone("spf-long.test", spf=long_spf),
         "spf-rrtype.test": mail_zone("spf-rrtype.test", extra='@ SPF "v=spf1 mx -all"\n'),
+        "spf-mxhost.test": mail_zone("spf-mxhost.test", spf="v=spf1 mx:m.spf-mxhost.test -all",
+                                     extra="m MX 10 ghost\n"),
+        "spf-afterall.test": mail_zone("spf-afterall.test", spf="v=spf1 mx -all ip4:192.0.2.1"),
+        "spf-twoall.test": mail_zone("spf-twoall.test", spf="v=spf1 mx -all ~all"),
+        "spf-unkmod.test": mail_zone("spf-unkmod.test", spf="v=spf1 mx foo=bar -all"),
+        "spf-redirall.test": mail_zone("spf-redirall.test",
+                                       spf="v=spf1 mx redirect=_spf.provider.test -all"),
+        "spf-exp.test": mail_zone("spf-exp.test", spf="v=spf1 mx exp=why.spf-exp.test -all"),
+        "spf-450.test": mail_zone("spf-450.test", spf=SPF_470),
+        "spf-upper.test": mail_zone("spf-upper.test", spf="V=SPF1 mx -all"),
         # DMARC
         "dmarc-missing.test": mail_zone("dmarc-missing.test", dmarc=None),
         "dmarc-multi.test": mail_zone("dmarc-multi.test", extra='_dmarc TXT "v=DMARC1; p=none"\n'),
@@ -192,6 +207,19 @@ i3 TXT "v=spf1 a:h.spf-limit.test a:h.spf-limit.test mx:h.spf-limit.test -all"
         "reports.test": '@ MX 10 mx.good.test.\ndmarc-ext-ok.test._report._dmarc TXT "v=DMARC1"\n',
         "dmarc-rua-dead.test": mail_zone("dmarc-rua-dead.test", dmarc="v=DMARC1; p=reject; "
                                          "rua=mailto:r@gone.dmarc-rua-dead.test"),
+        "dmarc-porder.test": mail_zone("dmarc-porder.test",
+                                       dmarc="v=DMARC1; rua=mailto:d@{d}; p=reject"),
+        "dmarc-size.test": mail_zone("dmarc-size.test",
+                                     dmarc="v=DMARC1; p=reject; rua=mailto:d@{d}!10m"),
+        "dmarc-manyrua.test": mail_zone("dmarc-manyrua.test", dmarc="v=DMARC1; p=reject; "
+                                        "rua=mailto:a@{d},mailto:b@{d},mailto:c@{d}"),
+        "tlsrpt-ws.test": mail_zone("tlsrpt-ws.test", extra='_smtp._tls TXT "v=TLSRPTv1 ; '
+                                    'rua=mailto:tls@tlsrpt-ws.test"\n'),
+        "tlsrpt-unk.test": mail_zone("tlsrpt-unk.test", extra='_smtp._tls TXT "v=TLSRPTv1; '
+                                     'rua=mailto:tls@tlsrpt-unk.test; foo=bar"\n'),
+        "tlsrpt-other.test": mail_zone("tlsrpt-other.test", extra='_smtp._tls TXT '
+                                       '"v=TLSRPTv1; rua=mailto:tls@tlsrpt-other.test"\n'
+                                       '_smtp._tls TXT "site-verification=abc"\n'),
         "dmarc-org.test": mail_zone("dmarc-org.test",
                                     dmarc="v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@{d}",
                                     extra="sub MX 10 mx\nsub TXT \"v=spf1 mx -all\"\n"),
@@ -207,6 +235,7 @@ ed._domainkey TXT {txt(f"v=DKIM1; k=ed25519; p={ed_p()}")}
 """),
         "dkim-probe.test": mail_zone("dkim-probe.test", extra=f"""
 default._domainkey TXT {txt(f"v=DKIM1; p={rsa_p(1024)}")}
+k1._domainkey TXT "v=DKIM1; p="
 """),
         "dnssec-bogus.test": mail_zone("dnssec-bogus.test"),
         # MTA-STS, TLS-RPT, BIMI
@@ -251,7 +280,7 @@ def reports(served: tuple[Any, dict[str, str]]) -> dict[str, DomainReport]:
 def _run_all(srv: Any, served: dict[str, str]) -> dict[str, DomainReport]:
     domains = [d for d in served if d.endswith(".test")
                and d not in ("provider.test", "reports.test", "bl.test")]
-    domains += ["sub.dmarc-org.test", "servfail.test"]
+    domains += ["sub.dmarc-org.test", "servfail.test", "nosuch.mx-none.test"]
     anchors = srv.trust_anchor_ds("good.test") + corrupt(srv.trust_anchor_ds("dnssec-bogus.test"))
     opts = AuditOptions(nameservers=[srv.nameserver], timeout=3,
                         trust_anchors=parse_trust_anchors(anchors))
@@ -297,6 +326,8 @@ def test_null_mx_domain_has_only_the_null_mx_fact(reports: dict[str, DomainRepor
 PLANTED: list[tuple[str, str, str, str]] = [
     # domain, code, severity, text the message or evidence must contain
     ("mx-implicit.test", C.MX_MISSING_IMPLICIT, "warning", "implicit MX"),
+    # its rua address is at the domain itself, which has an address but no MX
+    ("mx-implicit.test", C.DMARC_RUA_NO_MX, "warning", "only an address"),
     ("mx-none.test", C.MX_MISSING, "warning", "no MX record and no address"),
     ("mx-nullmixed.test", C.MX_NULL_MX_MIXED, "error", "null MX"),
     ("mx-cname.test", C.MX_CNAME_TARGET, "warning", "real.mx-cname.test"),
@@ -308,7 +339,7 @@ PLANTED: list[tuple[str, str, str, str]] = [
     ("spf-multi.test", C.SPF_MULTIPLE_RECORDS, "error", "2 SPF records"),
     ("spf-syntax.test", C.SPF_SYNTAX, "error", "192.0.2.444"),
     ("spf-limit.test", C.SPF_LOOKUP_LIMIT, "error", "needs 12 DNS lookups"),
-    ("spf-void.test", C.SPF_VOID_LOOKUPS, "warning", "3 SPF terms"),
+    ("spf-void.test", C.SPF_VOID_LOOKUPS, "error", "3 SPF terms"),
     ("spf-void.test", C.SPF_VOID_TERM, "warning", "n1.spf-void.test"),
     ("spf-mxlimit.test", C.SPF_LOOKUP_LIMIT, "error", "11 MX records"),
     ("dmarc-rua-dead.test", C.DMARC_RUA_NO_MX, "warning", "gone.dmarc-rua-dead.test"),
@@ -322,6 +353,20 @@ PLANTED: list[tuple[str, str, str, str]] = [
     ("spf-ptr.test", C.SPF_PTR_MECHANISM, "warning", "ptr"),
     ("spf-long.test", C.SPF_TOO_LONG, "warning", "bytes"),
     ("spf-rrtype.test", C.SPF_RR_TYPE, "warning", "type 99"),
+    ("spf-mxhost.test", C.SPF_VOID_TERM, "warning", "MX host ghost.spf-mxhost.test"),
+    ("spf-afterall.test", C.SPF_SYNTAX, "warning", "terms after all"),
+    ("spf-twoall.test", C.SPF_SYNTAX, "warning", "two all terms"),
+    ("spf-unkmod.test", C.SPF_SYNTAX, "warning", "unknown modifier foo=bar"),
+    ("spf-redirall.test", C.SPF_SYNTAX, "warning", "the redirect is ignored"),
+    ("spf-exp.test", C.SPF_SYNTAX, "warning", "exp=why.spf-exp.test has no TXT record"),
+    ("spf-450.test", C.SPF_TOO_LONG, "warning", "may not fit a 512-byte UDP reply"),
+    ("mx-noaddr.test", C.SPF_VOID_TERM, "warning", "MX host ghost.mx-noaddr.test"),
+    ("dmarc-porder.test", C.DMARC_SYNTAX, "error", "p= must be the second tag"),
+    ("dmarc-manyrua.test", C.DMARC_MANY_RUA, "info", "3 rua= addresses"),
+    ("tlsrpt-unk.test", C.TLSRPT_SYNTAX, "warning", "unknown tag(s) foo"),
+    ("tlsrpt-other.test", C.TLSRPT_SYNTAX, "info", "other TXT record"),
+    ("bimi-noenforce.test", C.BIMI_NO_CERTIFICATE, "info", "VMC"),
+    ("dkim-probe.test", C.DKIM_REVOKED, "warning", "k1._domainkey"),
     ("dmarc-missing.test", C.DMARC_MISSING, "error", "no DMARC record"),
     ("dmarc-multi.test", C.DMARC_MULTIPLE_RECORDS, "error", "2 DMARC records"),
     ("dmarc-syntax.test", C.DMARC_SYNTAX, "error", "p=maybe"),
@@ -392,8 +437,26 @@ def test_only_the_planted_problem_is_reported(reports: dict[str, DomainReport]) 
         assert got == codes, f"{domain}: {problems(reports[domain])}"
 
 
+def test_a_name_that_does_not_exist_says_so_first(reports: dict[str, DomainReport]) -> None:
+    gone = reports["nosuch.mx-none.test"]
+    assert gone.findings[0].code == C.DNS_NXDOMAIN
+    assert gone.findings[0].severity.value == "error"
+    assert "NXDOMAIN" in gone.findings[0].evidence[0]
+    assert C.DNSSEC_BOGUS not in codes_of(gone)
+
+
 def test_softfail_with_enforcing_dmarc_is_fine(reports: dict[str, DomainReport]) -> None:
     assert problems(reports["spf-softfail-ok.test"]) == []
+
+
+@pytest.mark.parametrize("domain", ["spf-upper.test", "dmarc-size.test", "tlsrpt-ws.test"])
+def test_valid_variants_are_accepted(reports: dict[str, DomainReport], domain: str) -> None:
+    """V=SPF1 (RFC 7208 12: ABNF literals are case-insensitive), a rua size limit `!10m`
+    (RFC 7489 6.4), whitespace around `;` in TLS-RPT (RFC 8460 3: *WSP ";" *WSP)."""
+    assert problems(reports[domain]) == []
+    assert not codes_of(reports[domain]) & {C.SPF_MISSING, C.DMARC_SYNTAX, C.TLSRPT_SYNTAX}
+    if domain.startswith("tlsrpt"):
+        assert C.TLSRPT_MISSING not in codes_of(reports[domain])
 
 
 def test_lookup_limit_counts_nested_includes_and_redirects(
@@ -465,6 +528,71 @@ def test_port_and_address_forms_of_nameserver() -> None:
     for bad in ("127.0.0.1:99999", "resolver.example", "[::1]x"):
         with pytest.raises(UsageError):
             parse_nameserver(bad)
+
+
+def test_dkim_probe_stops_at_an_nxdomain_domainkey(served: tuple[Any, dict[str, str]]
+                                                   ) -> None:
+    """RFC 8020: `_domainkey` NXDOMAIN (no selector below it) costs one query instead of
+    the probe; a zone with a selector answers NODATA there (empty non-terminal) and is
+    probed in full."""
+    import asyncio
+
+    from mailops.audit.dkim import COMMON_SELECTORS, check_dkim
+    from mailops.audit.dnsclient import DnsClient
+
+    srv, _ = served
+    none = DnsClient([srv.nameserver], timeout=3)
+    empty = asyncio.run(check_dkim(none, "mx-implicit.test", []))
+    assert none.queries == 1 and empty.found == []
+    assert [f.code for f in empty.findings] == [C.DKIM_NOT_FOUND]
+    assert "NXDOMAIN" in empty.findings[0].evidence[0]
+    some = DnsClient([srv.nameserver], timeout=3)
+    probed = asyncio.run(check_dkim(some, "dkim-probe.test", []))
+    assert some.queries == 1 + len(COMMON_SELECTORS) and probed.found == ["default", "k1"]
+
+
+def test_report_domain_whose_address_lookup_fails_is_lookup_failed() -> None:
+    """MX answered (no records), A/AAAA SERVFAIL: unknown, so `dns.lookup_failed` and no
+    verdict. Knot cannot fail one type only, so a dnspython server on loopback answers."""
+    import asyncio
+    import socket
+    import threading
+
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+
+    from mailops.audit.dmarc import _accepts_mail
+    from mailops.audit.dnsclient import DnsClient
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                wire, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(wire)
+            reply = dns.message.make_response(query)
+            if query.question[0].rdtype != dns.rdatatype.MX:
+                reply.set_rcode(dns.rcode.SERVFAIL)
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        client = DnsClient([f"127.0.0.1:{sock.getsockname()[1]}"], timeout=2)
+        found = asyncio.run(_accepts_mail(client, "reports.example.test"))
+    finally:
+        done.set()
+        thread.join()
+        sock.close()
+    assert [f.code for f in found] == [C.DNS_LOOKUP_FAILED] * 2
+    assert all("SERVFAIL" in f.message for f in found)
 
 
 def test_dnsbl_listing_and_refusal(served: tuple[Any, dict[str, str]]) -> None:

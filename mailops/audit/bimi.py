@@ -29,11 +29,17 @@ async def check_bimi(client: DnsClient, domain: str,
     if problem:
         return [error(codes.BIMI_SYNTAX, f"{name}: {problem}", ev,
                       f'{name}. IN TXT "v=BIMI1; l=https://{domain}/logo.svg"')]
+    out: list[Finding] = []
     if dmarc_enforcing is False:
-        return [warning(codes.BIMI_DMARC_NOT_ENFORCING, "a BIMI record without an enforcing "
-                        "DMARC policy: providers show no logo", ev,
-                        "Publish DMARC with p=quarantine or p=reject.")]
-    return []
+        out.append(warning(codes.BIMI_DMARC_NOT_ENFORCING, "a BIMI record without an "
+                           "enforcing DMARC policy: providers show no logo", ev,
+                           "Publish DMARC with p=quarantine or p=reject."))
+    if not parse_tags(records[0]).get("a", "").strip():
+        out.append(info(codes.BIMI_NO_CERTIFICATE, "the BIMI record has no a= mark "
+                        "certificate: Gmail and Apple Mail show the logo only with a "
+                        "VMC or CMC", ev, "Obtain a VMC or CMC for the logo and add "
+                        "a=https://.../certificate.pem to the record."))
+    return out
 
 
 def _problem(records: list[str]) -> str | None:

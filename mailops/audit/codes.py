@@ -8,6 +8,7 @@ in one situation and a warning in another (`spf.plus_all` for `+all` / `?all`).
 from __future__ import annotations
 
 DNS_LOOKUP_FAILED = "dns.lookup_failed"
+DNS_NXDOMAIN = "dns.nxdomain"
 
 MX_MISSING = "mx.missing"
 MX_MISSING_IMPLICIT = "mx.missing_implicit"
@@ -45,6 +46,7 @@ DMARC_INHERITED = "dmarc.inherited"
 DMARC_NO_RUA = "dmarc.no_rua"
 DMARC_EXTERNAL_RUA_UNAUTHORIZED = "dmarc.external_rua_unauthorized"
 DMARC_RUA_NO_MX = "dmarc.rua_no_mx"
+DMARC_MANY_RUA = "dmarc.many_rua"
 
 DKIM_MISSING = "dkim.missing"
 DKIM_NOT_FOUND = "dkim.not_found"
@@ -68,6 +70,7 @@ TLSRPT_SYNTAX = "tlsrpt.syntax"
 BIMI_MISSING = "bimi.missing"
 BIMI_SYNTAX = "bimi.syntax"
 BIMI_DMARC_NOT_ENFORCING = "bimi.dmarc_not_enforcing"
+BIMI_NO_CERTIFICATE = "bimi.no_certificate"
 
 DNSSEC_UNSIGNED = "dnssec.unsigned"
 DNSSEC_BOGUS = "dnssec.bogus"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from . import codes
-from .dnsclient import DnsClient
+from .dnsclient import Answer, DnsClient, Status
 from .findings import Finding, error, info, warning
 from .tags import TagSyntaxError, parse_tags
 
@@ -38,8 +38,18 @@ async def check_dkim(client: DnsClient, domain: str, selectors: list[str], *,
     result = DkimResult()
     named = list(dict.fromkeys(s.strip().lower() for s in selectors if s.strip()))
     probed = [s for s in COMMON_SELECTORS if s not in named] if probe else []
-    answers = await asyncio.gather(*(client.query(f"{s}._domainkey.{domain}", "TXT")
-                                     for s in [*named, *probed]))
+    named_answers = asyncio.gather(*(client.query(f"{s}._domainkey.{domain}", "TXT")
+                                     for s in named))
+    empty: Answer | None = None
+    if probed:
+        # RFC 8020: NXDOMAIN at _domainkey means nothing exists below it, so one query
+        # replaces the 20 probes. A zone with selectors answers NOERROR/NODATA there
+        # (an empty non-terminal), and then we probe.
+        parent = await client.query(f"_domainkey.{domain}", "TXT")
+        if parent.status is Status.absent and parent.error == "NXDOMAIN":
+            empty, probed = parent, []
+    answers = [*await named_answers, *await asyncio.gather(
+        *(client.query(f"{s}._domainkey.{domain}", "TXT") for s in probed))]
     probe_failed = False
     for i, (selector, answer) in enumerate(zip([*named, *probed], answers, strict=True)):
         explicit = i < len(named)
@@ -64,13 +74,15 @@ async def check_dkim(client: DnsClient, domain: str, selectors: list[str], *,
                 codes.DKIM_SYNTAX, f"selector {selector}: {len(records)} key records; "
                 "verifiers may pick either", ev, "Keep one key record per selector."))
             continue
-        result.findings += check_key_record(domain, selector, records[0], ev,
-                                            explicit=explicit)
+        result.findings += check_key_record(domain, selector, records[0], ev)
     # "not found" only when every probe got an answer: a failure proves nothing
     if not named and probe and not result.found and not probe_failed:
+        why = (f"nothing exists below _domainkey.{domain}, so none of the "
+               f"{len(COMMON_SELECTORS)} common selectors has one" if empty is not None
+               else f"none at {len(probed)} common selectors")
         result.findings.append(info(
-            codes.DKIM_NOT_FOUND, f"no DKIM key found at {len(probed)} common selectors; "
-            "name yours with --selector to check it", [],
+            codes.DKIM_NOT_FOUND, f"no DKIM key found ({why}); name yours with "
+            "--selector to check it", [empty.evidence()] if empty is not None else [],
             f"mailops audit {domain} --selector <your selector>"))
     return result
 
@@ -81,8 +93,8 @@ def _looks_like_key(text: str) -> bool:
     return low.startswith("v=dkim1") or ";p=" in f";{low}"
 
 
-def check_key_record(domain: str, selector: str, record: str, ev: list[str], *,
-                     explicit: bool = True) -> list[Finding]:
+def check_key_record(domain: str, selector: str, record: str,
+                     ev: list[str]) -> list[Finding]:
     """Syntax, revocation, testing mode, hash algorithms and key strength of one record."""
     name = f"{selector}._domainkey.{domain}"
     try:
@@ -106,8 +118,7 @@ def check_key_record(domain: str, selector: str, record: str, ev: list[str], *,
             "verifiers no longer accept (RFC 8301)", ev, "Remove h= or set h=sha256."))
     p = "".join(tags["p"].split())
     if not p:
-        make = warning if explicit else info
-        out.append(make(
+        out.append(warning(
             codes.DKIM_REVOKED, f"{name}: the key is revoked (empty p=); mail signed with "
             "it fails", ev, "Sign with a current selector; remove the record when no "
             "signed mail is in transit."))

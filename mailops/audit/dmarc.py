@@ -18,6 +18,8 @@ from .tags import TagSyntaxError, parse_tags
 
 POLICIES = ("none", "quarantine", "reject")
 _DMARC = re.compile(r"^\s*v\s*=\s*dmarc1\s*(;|$)", re.I)
+_SIZE = re.compile(r"[0-9]+[kmgt]?", re.I)
+MAX_RUA = 2  # some receivers send aggregate reports to the first two addresses only
 _KNOWN = {"v", "p", "sp", "np", "adkim", "aspf", "pct", "fo", "rf", "ri", "rua", "ruf",
           "t", "psd"}  # np, t, psd: DMARCbis tags receivers already read
 
@@ -110,6 +112,8 @@ def _validate(tags: dict[str, str]) -> list[tuple[str, str]]:
         out.append(("error", "the record must start with v=DMARC1"))
     if "p" not in tags:
         out.append(("error", "the required p= tag is missing"))
+    elif list(tags)[1] != "p":  # RFC 7489 6.4 ABNF: dmarc-version dmarc-sep dmarc-request
+        out.append(("error", "p= must be the second tag, right after v=DMARC1"))
     for tag, allowed in (("p", POLICIES), ("sp", POLICIES), ("np", POLICIES),
                          ("adkim", ("r", "s")), ("aspf", ("r", "s"))):
         if tag in tags and tags[tag].lower() not in allowed:
@@ -123,8 +127,12 @@ def _validate(tags: dict[str, str]) -> list[tuple[str, str]]:
         out.append(("warning", f"fo={tags['fo']} is not a list of 0, 1, d, s"))
     for tag in ("rua", "ruf"):
         for uri in _uris(tags.get(tag, "")):
-            if not uri.lower().startswith("mailto:") or "@" not in uri:
+            address, bang, size = uri.partition("!")
+            if not address.lower().startswith("mailto:") or "@" not in address:
                 out.append(("error", f"{tag} destination {uri!r} is not a mailto: address"))
+            elif bang and not _SIZE.fullmatch(size):  # RFC 7489 6.4: "!" 1*DIGIT [kmgt]
+                out.append(("error", f"{tag} destination {uri!r}: the size limit after ! "
+                            "must be digits with an optional k, m, g or t"))
     unknown = [t for t in tags if t not in _KNOWN]
     if unknown:
         out.append(("warning", f"unknown tag(s) {', '.join(unknown)}: receivers ignore them"))
@@ -152,7 +160,13 @@ def _policy_findings(domain: str, tags: dict[str, str], p: str, sp: str,
         out.append(info(
             codes.DMARC_STRICT_ALIGNMENT, f"strict alignment ({', '.join(strict)}=s): "
             "mail signed or sent from subdomains does not align", ev))
-    if not _uris(tags.get("rua", "")):
+    rua = _uris(tags.get("rua", ""))
+    if len(rua) > MAX_RUA:
+        out.append(info(
+            codes.DMARC_MANY_RUA, f"{len(rua)} rua= addresses: some receivers send "
+            f"aggregate reports only to the first {MAX_RUA}", ev,
+            f"Keep at most {MAX_RUA} rua= addresses."))
+    if not rua:
         out.append(info(
             codes.DMARC_NO_RUA, "no rua= destination: you receive no aggregate reports "
             "showing who sends as this domain", ev,
@@ -188,7 +202,9 @@ async def _report_destinations(client: DnsClient, domain: str, tags: dict[str, s
 
 
 async def _accepts_mail(client: DnsClient, host: str) -> list[Finding]:
-    """A report address's domain needs an MX (or an address: the implicit MX)."""
+    """A report address's domain needs an MX. An address alone (the implicit MX of RFC
+    5321 5.1) is flagged too, as checkdmarc does: some report senders require an MX.
+    A failed lookup is `dns.lookup_failed`, never a verdict."""
     mx = await client.query(host, "MX")
     if mx.failed:
         return [mx.failure(f"DMARC report address domain {host}")]
@@ -196,15 +212,23 @@ async def _accepts_mail(client: DnsClient, host: str) -> list[Finding]:
     if mx.ok and not null:
         return []
     evidence = [mx.evidence()]
+    why = "a null MX"
     if not null:
         a, aaaa = await asyncio.gather(client.query(host, "A"), client.query(host, "AAAA"))
-        if a.ok or aaaa.ok or a.failed or aaaa.failed:
-            return []  # implicit MX; a failure here is not worth a second finding
+        failed = [x.failure(f"DMARC report address domain {host}") for x in (a, aaaa)
+                  if x.failed]
+        if failed:
+            return failed  # unknown, not absent: no verdict on deliverability
         evidence += [a.evidence(), aaaa.evidence()]
+        if a.ok or aaaa.ok:
+            return [warning(codes.DMARC_RUA_NO_MX, f"DMARC reports go to addresses at "
+                            f"{host}, which has no MX record, only an address (implicit "
+                            "MX): some report senders do not deliver there", evidence,
+                            f"Publish an MX record for {host}: {host}. IN MX 10 <mail host>.")]
+        why = "no MX and no address"
     return [warning(codes.DMARC_RUA_NO_MX, f"DMARC reports go to addresses at {host}, "
-                    "which accepts no mail (no MX, no address, or a null MX): the reports "
-                    "are lost", evidence, "Use a report address in a domain that "
-                    "receives mail.")]
+                    f"which accepts no mail ({why}): the reports are lost", evidence,
+                    "Use a report address in a domain that receives mail.")]
 
 
 def _uris(value: str) -> list[str]:

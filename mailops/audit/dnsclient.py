@@ -1,4 +1,4 @@
-"""The audit's DNS layer: dnspython's async resolver, one answer cache per run.
+"""The audit's DNS layer: dnspython's async queries, one answer cache per run.
 
 Three outcomes, never confused: `ok` (records), `absent` (NXDOMAIN or no records of
 that type: the domain owner's choice), `failed` (timeout, SERVFAIL, REFUSED,
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import dns.asyncresolver
+import dns.asyncquery
 import dns.exception
 import dns.flags
+import dns.message
 import dns.name
 import dns.nameserver
+import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
@@ -112,29 +114,22 @@ class DnsClient:
     """Cached, concurrency-limited lookups for one audit run.
 
     Concurrent requests for the same (name, type) share one query: a thousand
-    domains including the same SPF provider ask for it once.
+    domains including the same SPF provider ask for it once. Queries go straight
+    through `dns.asyncquery` (UDP, TCP on truncation) rather than the stub resolver:
+    a bulk audit is CPU-bound, and the resolver's per-query bookkeeping cost a
+    quarter of the CPU time (docs/benchmarks.md, "Domain audit").
     """
 
     def __init__(self, nameservers: list[str] | None = None, *, timeout: float = 5.0,
                  concurrency: int = 100) -> None:
         if nameservers:
-            self.resolver = dns.asyncresolver.Resolver(configure=False)
-            self.resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(ip, port)
-                for ip, port in map(parse_nameserver, nameservers)]
+            self.servers = [parse_nameserver(n) for n in nameservers]
         else:
-            self.resolver = dns.asyncresolver.Resolver()
-        self.resolver.lifetime = timeout
-        self.resolver.timeout = max(timeout / 3, 0.5)  # per try: leaves room for a retry
-        self.resolver.use_edns(0, 0, 1232)
-        # DNSSEC lookups: DO to get signatures, CD so a validating resolver hands over
-        # bogus data too (we validate ourselves and say what is broken)
-        self.dnssec_resolver = dns.asyncresolver.Resolver(configure=False)
-        self.dnssec_resolver.nameservers = self.resolver.nameservers
-        self.dnssec_resolver.lifetime = self.resolver.lifetime
-        self.dnssec_resolver.timeout = self.resolver.timeout
-        self.dnssec_resolver.use_edns(0, dns.flags.DO, 1232)
-        self.dnssec_resolver.flags = dns.flags.RD | dns.flags.CD
+            system = dns.resolver.Resolver()
+            self.servers = [(n.address, n.port) for n in system.nameservers
+                            if isinstance(n, dns.nameserver.Do53Nameserver)]
+        self.lifetime = timeout
+        self.per_try = max(timeout / 3, 0.5)  # leaves room for a retry
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._cache: dict[tuple[str, str, bool], asyncio.Future[Answer]] = {}
         self.queries = 0
@@ -161,37 +156,65 @@ class DnsClient:
             self.queries += 1
             try:
                 qname = dns.name.from_text(name)
+                qtype = dns.rdatatype.from_text(rdtype)
             except dns.exception.DNSException as exc:
                 return Answer(name, rdtype, Status.absent, error=f"invalid name: {exc}")
             try:
-                resolver = self.dnssec_resolver if dnssec else self.resolver
-                ans = await resolver.resolve(qname, rdtype, search=False,
-                                             raise_on_no_answer=False)
-            except dns.resolver.NXDOMAIN:
-                return Answer(name, rdtype, Status.absent, error="NXDOMAIN")
-            except dns.resolver.NoNameservers as exc:
-                return Answer(name, rdtype, Status.failed, error=_servfail_text(exc))
-            except dns.exception.Timeout:
-                return Answer(name, rdtype, Status.failed, error="timeout")
-            except dns.exception.DNSException as exc:
-                return Answer(name, rdtype, Status.failed, error=type(exc).__name__)
-        canonical = ans.canonical_name.to_text(omit_final_dot=True)
+                resp = await self._exchange(qname, qtype, dnssec)
+            except _Failed as exc:
+                return Answer(name, rdtype, Status.failed, error=str(exc))
+        if resp.rcode() == dns.rcode.NXDOMAIN:
+            return Answer(name, rdtype, Status.absent, error="NXDOMAIN")
+        if not isinstance(resp, dns.message.QueryMessage):  # opcode QUERY: always is
+            return Answer(name, rdtype, Status.failed, error="not a query response")
+        try:
+            chain = resp.resolve_chaining()
+        except dns.exception.DNSException as exc:  # e.g. a CNAME loop
+            return Answer(name, rdtype, Status.failed, error=type(exc).__name__)
+        canonical = chain.canonical_name.to_text(omit_final_dot=True)
         alias = canonical if canonical.lower() != name else None
-        if ans.rrset is None:
+        if chain.answer is None:
             return Answer(name, rdtype, Status.absent, canonical=alias, error="no records")
+        rrset = chain.answer
         rrsig = None
         if dnssec:
             with contextlib.suppress(KeyError):
-                rrsig = ans.response.find_rrset(ans.response.answer, ans.rrset.name,
-                                                ans.rrset.rdclass, dns.rdatatype.RRSIG,
-                                                ans.rrset.rdtype)
-        return Answer(name, rdtype, Status.ok, tuple(ans.rrset), alias, rrset=ans.rrset,
-                      rrsig=rrsig)
+                rrsig = resp.find_rrset(resp.answer, rrset.name, rrset.rdclass,
+                                        dns.rdatatype.RRSIG, rrset.rdtype)
+        return Answer(name, rdtype, Status.ok, tuple(rrset), alias, rrset=rrset, rrsig=rrsig)
+
+    async def _exchange(self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType,
+                        dnssec: bool) -> dns.message.Message:
+        """Ask each server in turn until one answers NOERROR or NXDOMAIN. A server that
+        answers SERVFAIL/REFUSED (or errors) is not asked again; one that times out is,
+        until the lifetime is spent (the stub resolver's rules)."""
+        q = dns.message.make_query(qname, qtype, use_edns=0, payload=1232,
+                                   want_dnssec=dnssec)
+        if dnssec:  # CD: a validating resolver hands over bogus data too (we validate)
+            q.flags |= dns.flags.CD
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lifetime
+        servers, errors = list(self.servers), set()
+        while servers:
+            for server in list(servers):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise _Failed("timeout")
+                try:
+                    resp, _tcp = await dns.asyncquery.udp_with_fallback(
+                        q, server[0], timeout=min(self.per_try, remaining), port=server[1])
+                except dns.exception.Timeout:
+                    continue
+                except (OSError, EOFError, dns.exception.DNSException) as exc:
+                    errors.add(type(exc).__name__)
+                    servers.remove(server)
+                    continue
+                if resp.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                    return resp
+                errors.add(dns.rcode.to_text(resp.rcode()))
+                servers.remove(server)
+        raise _Failed(", ".join(sorted(errors)) or "no nameserver answered")
 
 
-def _servfail_text(exc: dns.resolver.NoNameservers) -> str:
-    """'SERVFAIL', 'REFUSED'... from the per-server errors dnspython collected."""
-    errors = exc.kwargs.get("errors") or []
-    texts = sorted({str(e[3]) for e in errors if len(e) > 3 and e[3]})
-    return ", ".join(texts) if texts else "no nameserver answered"
-
+class _Failed(Exception):
+    """No server gave a usable answer; the text says why (timeout, SERVFAIL...)."""

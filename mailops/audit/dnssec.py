@@ -111,6 +111,8 @@ async def check_dnssec(client: DnsClient, domain: str, anchors: TrustAnchors) ->
 
 async def _check(client: DnsClient, domain: str, anchors: TrustAnchors) -> list[Finding]:
     apex = await _apex(client, domain)
+    if len(apex) == 1:
+        return []  # no zone holds the name (dns.nxdomain says so); the root is not at fault
     apex_text = apex.to_text(omit_final_dot=True)
     dnskey = await _must(client, apex_text, "DNSKEY", "zone keys")
     ds = await _must(client, apex_text, "DS", "DS at the parent")

@@ -38,6 +38,13 @@ async def check_mx(client: DnsClient, domain: str) -> MxResult:
         result.known = False
         return result
     if not answer.ok:
+        if answer.error == "NXDOMAIN":
+            # The name itself does not exist: every later "missing" finding follows from
+            # this one, so it comes first and says so.
+            result.findings.append(error(
+                codes.DNS_NXDOMAIN, f"{domain} does not exist in DNS (NXDOMAIN): mail to "
+                "and from it fails everywhere", [answer.evidence()],
+                "Check the spelling, the registration and the delegation of the domain."))
         await _no_mx(client, domain, answer, result)
         return result
     records = sorted(answer.rdata, key=lambda r: r.preference)

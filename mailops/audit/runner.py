@@ -35,6 +35,8 @@ class AuditOptions:
 
     nameservers: list[str] = field(default_factory=list)
     selectors: list[str] = field(default_factory=list)
+    # more selectors for some domains (config `[audit.domains."D"] selectors`)
+    domain_selectors: dict[str, list[str]] = field(default_factory=dict)
     timeout: float = 5.0
     concurrency: int = 100
     ignore: frozenset[str] = frozenset()
@@ -96,7 +98,7 @@ async def audit_domain(client: DnsClient, domain: str, options: AuditOptions) ->
         receive.append(asyncio.create_task(_prefetch(client, f"default._bimi.{domain}")))
     spf, dmarc, dkim = await asyncio.gather(
         check_spf(client, domain, null_mx=mx.null_mx), check_dmarc(client, domain),
-        check_dkim(client, domain, options.selectors, probe=mail_domain
+        check_dkim(client, domain, _selectors(options, domain), probe=mail_domain
                    and options.probe_selectors))
     findings: list[Finding] = [*mx.findings, *spf.findings]
     if spf.all_qualifier == "~" and spf.record and dmarc.known and not dmarc.enforcing:
@@ -108,6 +110,10 @@ async def audit_domain(client: DnsClient, domain: str, options: AuditOptions) ->
         findings += [*groups[0], *groups[1], *bimi, *[f for g in groups[2:] for f in g]]
     findings += await dnssec
     return DomainReport(domain, [f for f in findings if not ignored(f.code, options.ignore)])
+
+
+def _selectors(options: AuditOptions, domain: str) -> list[str]:
+    return list(dict.fromkeys([*options.selectors, *options.domain_selectors.get(domain, [])]))
 
 
 def ignored(code: str, patterns: frozenset[str]) -> bool:
@@ -149,5 +155,15 @@ async def run_audit(domains: list[str], options: AuditOptions,
 
 def audit(domains: list[str], options: AuditOptions,
           progress: Callable[[DomainReport], None] | None = None) -> list[DomainReport]:
-    """Synchronous entry point: run the audit on a fresh event loop."""
-    return asyncio.run(run_audit(domains, options, progress))
+    """Synchronous entry point: run the audit on a fresh event loop (uvloop when it is
+    installed: the audit is CPU-bound in bulk runs and uvloop's loop costs less)."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(run_audit(domains, options, progress))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None  # asyncio's default loop
+    return uvloop.new_event_loop

@@ -9,6 +9,8 @@ a property of the record tree, not of one evaluation path.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -23,6 +25,11 @@ from .findings import Finding, error, warning
 MAX_LOOKUPS = 10
 MAX_VOID = 2
 MAX_RECORD_BYTES = 512  # RFC 7208 3.4: keep the answer within a 512-byte UDP reply
+RISKY_RECORD_BYTES = 450  # RFC 7208 3.4: with other records the answer may still not fit
+KNOWN_MODIFIERS = ("redirect", "exp")
+# RFC 7208 4.5 selects records by "v=spf1"; its ABNF (section 12, RFC 5234 2.3) makes
+# the literal case-insensitive, so V=SPF1 is accepted (pyspf's own pattern is not).
+_VERSION = re.compile(r"^v=spf1( |$)", re.I)
 _WALK_DEPTH = 12  # beyond the limit already; stops runaway trees
 QUERYING = ("include", "a", "mx", "ptr", "exists")
 
@@ -40,7 +47,7 @@ class SpfResult:
 
 def spf_records(answer: Answer) -> list[str]:
     """The TXT strings that are SPF records (`v=spf1` alone or followed by a space)."""
-    return [t for t in answer.texts() if pyspf.RE_SPF.match(t.encode("utf-8", "replace"))]
+    return [t for t in answer.texts() if _VERSION.match(t)]
 
 
 @dataclass
@@ -79,10 +86,13 @@ async def check_spf(client: DnsClient, domain: str, *, null_mx: bool = False) ->
             "Merge them into a single v=spf1 record."))
         return result
     record = result.record = records[0]
-    if len(record.encode()) > MAX_RECORD_BYTES:
+    size = len(record.encode())
+    if size > RISKY_RECORD_BYTES:
+        why = (f"over {MAX_RECORD_BYTES} the answer may not fit a UDP reply"
+               if size > MAX_RECORD_BYTES else f"over {RISKY_RECORD_BYTES}, with the "
+               "domain's other TXT records the answer may not fit a 512-byte UDP reply")
         result.findings.append(warning(
-            codes.SPF_TOO_LONG, f"the SPF record is {len(record.encode())} bytes; over "
-            f"{MAX_RECORD_BYTES} the answer may not fit a UDP reply",
+            codes.SPF_TOO_LONG, f"the SPF record is {size} bytes; {why}",
             [f'{domain} TXT "{record}"'],
             "Move groups of ip4:/ip6: terms into include:d records on subdomains."))
     walk = _Walk(client)
@@ -97,7 +107,7 @@ async def check_spf(client: DnsClient, domain: str, *, null_mx: bool = False) ->
             "Replace a/mx terms with ip4:/ip6: ranges and remove includes you no longer "
             "use, until at most 10 lookups remain."))
     if walk.voids > MAX_VOID:
-        result.findings.append(warning(
+        result.findings.append(error(
             codes.SPF_VOID_LOOKUPS, f"{walk.voids} SPF terms point at names with no "
             f"records; over {MAX_VOID} void lookups is a permanent error at receivers",
             walk.void_terms, "Remove the terms that name domains without records."))
@@ -137,7 +147,10 @@ async def _walk(w: _Walk, domain: str, record: str, path: tuple[str, ...],
     side: list[asyncio.Task[list[Finding]]] = []
     all_qual: str | None = None
     redirect: str | None = None
+    after_all: list[str] = []
     for term in terms:
+        if all_qual is not None:
+            after_all.append(term)
         modifier = pyspf.RE_MODIFIER.split(term)[1:]
         if len(modifier) == 2:
             name, value = modifier[0].lower(), modifier[1]
@@ -146,6 +159,11 @@ async def _walk(w: _Walk, domain: str, record: str, path: tuple[str, ...],
                     out.append(_syntax(domain, record, "redirect= appears twice"))
                     return None
                 redirect = value
+            elif name == "exp":
+                side.append(asyncio.create_task(_exp_check(w, domain, record, value)))
+            else:
+                out.append(_syntax(domain, record, f"unknown modifier {term}: receivers "
+                                   "ignore it", severity="warning"))
             continue
         try:
             _mech, kind, arg, _cidr, _result = q.validate_mechanism(term)
@@ -158,7 +176,8 @@ async def _walk(w: _Walk, domain: str, record: str, path: tuple[str, ...],
             return None
         qual = term[0] if term[0] in "+-~?" else "+"
         if kind == "all":
-            all_qual = qual
+            if all_qual is None:
+                all_qual = qual
             continue
         if kind not in QUERYING:
             continue
@@ -177,6 +196,15 @@ async def _walk(w: _Walk, domain: str, record: str, path: tuple[str, ...],
             subwalks.append(("include", str(arg).rstrip(".").lower()))
         else:
             side.append(asyncio.create_task(_void_check(w, domain, kind, arg, term)))
+    if sum(1 for t in terms if t.lstrip("+-~?").lower() == "all") > 1:
+        out.append(_syntax(domain, record, "two all terms: only the first is ever "
+                           "reached", severity="warning"))
+    elif after_all:
+        out.append(_syntax(domain, record, f"terms after all are never evaluated: "
+                           f"{' '.join(after_all)}", severity="warning"))
+    if redirect is not None and all_qual is not None:
+        out.append(_syntax(domain, record, f"redirect={redirect} together with all: the "
+                           "redirect is ignored (RFC 7208 6.1)", severity="warning"))
     if redirect is not None and all_qual is None:
         w.lookups += 1
         counted.append(f"redirect={redirect}")
@@ -246,6 +274,8 @@ async def _void_check(w: _Walk, domain: str, kind: str, target: str,
                       f"{target}, which has {len(answers[0].rdata)} MX records; over "
                       f"{MAX_LOOKUPS} is a permanent error at receivers (RFC 7208 4.6.4)",
                       [answers[0].evidence()], f"Use ip4:/ip6: ranges instead of {term}.")]
+    if kind == "mx" and answers[0].ok:
+        return await _mx_hosts_check(w, domain, answers[0], term)
     if any(a.ok for a in answers):
         return []
     w.voids += 1
@@ -257,7 +287,55 @@ async def _void_check(w: _Walk, domain: str, kind: str, target: str,
                     f"Remove {term} from the SPF record of {domain}.")]
 
 
-def _syntax(domain: str, record: str, why: str) -> Finding:
+async def _mx_hosts_check(w: _Walk, domain: str, mx: Answer, term: str) -> list[Finding]:
+    """The mx mechanism looks up each MX host's addresses: one with none authorises
+    nothing, and its lookup is void (checkdmarc counts it too)."""
+    # a null MX has no host; IP-literal hosts are mx.ip_literal's business
+    hosts = [h for h in (r.exchange.to_text(omit_final_dot=True).lower() for r in mx.rdata)
+             if h not in ("", ".") and not _is_ip(h)]
+    answers = await asyncio.gather(*(w.dns.query(h, t) for h in hosts for t in ("A", "AAAA")))
+    out: list[Finding] = []
+    for i, host in enumerate(hosts):
+        a, aaaa = answers[2 * i], answers[2 * i + 1]
+        if a.failed or aaaa.failed:
+            out.append((a if a.failed else aaaa).failure(f"SPF term {term}"))
+        elif not (a.ok or aaaa.ok):
+            w.voids += 1
+            w.void_terms.append(f"{domain}: {term} -> MX host {host} ({a.error})")
+            out.append(warning(codes.SPF_VOID_TERM, f"{domain}: the SPF term {term} names "
+                               f"the MX host {host}, which has no address: it authorises "
+                               "nothing and counts as a void lookup",
+                               [mx.evidence(), a.evidence(), aaaa.evidence()],
+                               f"Give {host} an address or fix the MX records."))
+    return out
+
+
+async def _exp_check(w: _Walk, domain: str, record: str, target: str) -> list[Finding]:
+    """exp= names where receivers read the explanation text (RFC 7208 6.2)."""
+    if "%" in target:
+        return []  # macro: depends on the sender
+    answer = await w.dns.query(target.rstrip(".").lower(), "TXT")
+    if answer.failed:
+        return [answer.failure(f"SPF exp={target}")]
+    if len(answer.texts()) == 1:
+        return []
+    what = "no TXT record" if not answer.ok else f"{len(answer.texts())} TXT records"
+    return [_syntax(domain, record, f"exp={target} has {what}: receivers give no "
+                    "explanation", severity="warning")]
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _syntax(domain: str, record: str, why: str, severity: str = "error") -> Finding:
+    if severity == "warning":
+        return warning(codes.SPF_SYNTAX, f"{domain}: SPF record problem ({why})",
+                       [f'{domain} TXT "{record}"'], "Correct the record.")
     return error(codes.SPF_SYNTAX, f"{domain}: SPF syntax error ({why}); receivers return a "
                  "permanent error", [f'{domain} TXT "{record}"'],
                  "Correct the record; each term is separated by a single space.")

@@ -6,7 +6,7 @@ import re
 
 from . import codes
 from .dnsclient import DnsClient
-from .findings import Finding, error, info
+from .findings import Finding, error, info, warning
 from .tags import TagSyntaxError, parse_tags
 
 _RPT = re.compile(r"^\s*v\s*=\s*TLSRPTv1\s*(;|$)", re.I)
@@ -25,10 +25,24 @@ async def check_tlsrpt(client: DnsClient, domain: str) -> list[Finding]:
                      "senders failing to deliver over TLS", [answer.evidence()], fix)]
     ev = [answer.evidence()]
     problem = _problem(records)
-    return [error(codes.TLSRPT_SYNTAX, f"{name}: {problem}", ev, fix)] if problem else []
+    if problem:
+        return [error(codes.TLSRPT_SYNTAX, f"{name}: {problem}", ev, fix)]
+    out: list[Finding] = []
+    others = [t for t in answer.texts() if not _RPT.match(t)]
+    if others:  # RFC 8460 3: records not starting with v=TLSRPTv1 are discarded
+        out.append(info(codes.TLSRPT_SYNTAX, f"{name}: {len(others)} other TXT record(s) "
+                        "next to the TLS-RPT record; senders ignore them", ev,
+                        "Remove the TXT records that are not TLS-RPT records."))
+    unknown = [t for t in parse_tags(records[0]) if t not in ("v", "rua")]
+    if unknown:  # RFC 8460 3: extensions are allowed, and senders ignore unknown ones
+        out.append(warning(codes.TLSRPT_SYNTAX, f"{name}: unknown tag(s) "
+                           f"{', '.join(unknown)}: senders ignore them", ev, fix))
+    return out
 
 
 def _problem(records: list[str]) -> str | None:
+    """Whitespace around `;` and `=` is accepted: RFC 8460 3's field-delim is
+    *WSP ";" *WSP."""
     if len(records) > 1:
         return f"{len(records)} v=TLSRPTv1 records; senders ignore them all"
     try:
