@@ -4,10 +4,15 @@ Builds one corpus (bench/corpus.py, seeded) twice:
 
 - as a maildir indexed by `notmuch new` (fresh database; NOTMUCH_CONFIG points
   at a config written here);
-- as a mailops store filled through `Store.add_parsed` with the fields the
-  generator knows (subject, addresses, date, body text, attachment names,
-  threading headers), i.e. the same content without running the MIME parser,
-  which would take as long as notmuch's indexing (see bench/import.py).
+- as a mailops store filled through the store's bulk path (`Store.add_prepared`,
+  as `mailops import` writes) with the fields the generator knows (subject,
+  addresses, date, body text, attachment names, threading headers), i.e. the
+  same content without running the MIME parser; the generator runs in another
+  process while this one writes.
+
+With --no-notmuch (sizes notmuch cannot index in a run, e.g. 1,000,000), only
+the mailops store is built, from independently generated shards of the corpus
+(`corpus.messages_shard`) in one process per CPU.
 
 Then, for each typical query, the first page of 50 newest-first:
 
@@ -18,6 +23,15 @@ Then, for each typical query, the first page of 50 newest-first:
 - `mailops search QUERY` end to end (a whole CLI process), p50 of --cli-runs.
 
     uv run python bench/search.py [--messages 50000] [--runs 30] [--cli-runs 3]
+    uv run python bench/search.py --messages 1000000 --no-notmuch
+
+With --store PATH, an existing store is measured: the queries (plus the TUI's tag, folder and
+no-match cases) run against an existing store, engine only, and --plans prints
+`EXPLAIN QUERY PLAN` for each (open it writable once first so migrations apply):
+
+    uv run python bench/search.py --store /tmp/qp/mailops.db --plans
+    uv run python bench/search.py --store /tmp/qp/real/mailops.db --messages 200000
+(the second fills /tmp/qp/real/mailops.db with the corpus first if it does not exist)
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ from corpus import Message, messages, messages_shard, write_maildir
 
 from mailops.mime import Parsed
 from mailops.store import Incoming, Store
+from mailops.store.querysql import planning
 from mailops.store.search import compile_text
 from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
 
@@ -56,6 +71,16 @@ QUERIES = [
     ("date range", "date:2025-03-01..2025-03-31", "date:2025-03-01..2025-03-31"),
     ("negation", "invoice -from:alice", "invoice and not from:alice"),
     ("has:attachment", "has:attachment", "tag:attachment"),
+]
+# More first-page cases for --store (engine only): the TUI's views and the worst cases.
+STORE_QUERIES = [
+    ("after:30d", "after:30d"),
+    ("-tag:spam", "-tag:spam"),
+    ("NOT word", "NOT budget"),
+    ("tag:work", "tag:work"),
+    ("folder unread", "folder:INBOX is:unread"),
+    ("no match", "from:nobody-at-all"),
+    ("no-match filter", "larger:1000000000"),
 ]
 
 
@@ -139,7 +164,22 @@ def main() -> None:
                         help="mailops only (for sizes notmuch cannot index in a run, e.g."
                              " 1,000,000): no maildir, the store is filled in parallel from"
                              " independently generated shards of the corpus")
+    parser.add_argument("--store", type=Path,
+                        help="measure this store (engine only); if it does not exist, fill"
+                             " it first with --messages of the corpus, as --no-notmuch does,"
+                             " and keep it")
+    parser.add_argument("--plans", action="store_true",
+                        help="with --store: print EXPLAIN QUERY PLAN for each query")
     args = parser.parse_args()
+    if args.store:
+        if not args.store.exists():  # filled as --no-notmuch does, then kept
+            start = time.monotonic()
+            args.store.parent.mkdir(parents=True, exist_ok=True)
+            fill_store(args.store, args.messages, args.seed, sharded=True)
+            print(f"{args.store} filled with {args.messages} messages in"
+                  f" {time.monotonic() - start:.1f} s")
+        measure_store(args.store, args.runs, args.plans)
+        return
     mailops = shutil.which("mailops") or str(Path(sys.executable).with_name("mailops"))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     with temp_dir("mailops-bench-search-") as work:
@@ -215,6 +255,33 @@ def main() -> None:
         goal = "p50 < 20 ms, p95 < 100 ms" + (", p50 no slower than notmuch" if nm else "")
         print(f"targets (engine {goal}): "
               + ("met for every query" if met else "NOT met for at least one query"))
+
+
+def measure_store(path: Path, runs: int, plans: bool) -> None:
+    """First-page p50/p95 (Store.search, limit 50) for every query on an existing store."""
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    cases = [(label, mq) for label, mq, _ in QUERIES] + STORE_QUERIES
+    with Store(path, readonly=True) as store:
+        print(f"store: {path} ({store.count()} messages); first page of 50, newest first,"
+              f" {runs} runs each")
+        print(f"{'query':16s} {'query text':32s} {'p50':>8s} {'p95':>8s}")
+        for label, mq in cases:
+            store.search(mq, limit=50)  # warm the page cache once
+            took: list[float] = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                store.search(mq, limit=50)
+                took.append(time.perf_counter() - t)
+            print(f"{label:16s} {mq:32s} {pct(took, 50):5.1f} ms {pct(took, 95):5.1f} ms",
+                  flush=True)
+            if plans:
+                with planning(store.db):  # as Store.search compiles it
+                    compiled = compile_text(mq)
+                assert compiled is not None
+                sql = (f"SELECT m.id FROM messages m WHERE {compiled.where}"
+                       " ORDER BY coalesce(m.date_ts, m.received_at) DESC, m.id DESC LIMIT 50")
+                for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, compiled.params):
+                    print(f"    {row[3]}")
 
 
 def notmuch_index(work: Path, maildir: Path) -> dict[str, str]:

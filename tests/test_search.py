@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailops.mime import summarize
+from mailops.paths import resolve_paths
 from mailops.query import QuerySyntaxError, parse
-from mailops.store import Incoming, Store
+from mailops.store import Incoming, Store, querysql
 
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0)
 BIG = base64.encodebytes(bytes(range(256)) * 120).decode()  # ~40 KB attachment
@@ -327,6 +328,20 @@ def test_rm_wait_and_export_use_the_language(cli: Cli, tmp_path: Path) -> None:
 
 
 # -- any string: results or a one-line error, never a crash -------------------------
+
+@pytest.mark.parametrize("rare", [0, 10**9], ids=["walk-date-order", "drive-from-index"])
+def test_both_plans_give_the_table_results(corpus: Cli, rare: int,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # Store.search picks a plan per term from index counts (querysql.RARE); the tiny
+    # corpus is always "rare", so force each plan and check every operator both ways.
+    monkeypatch.setattr(querysql, "RARE", rare)
+    with Store(resolve_paths(corpus.home).store_file, readonly=True) as store:
+        for query, expected in CASES:
+            rows = store.search(query, limit=100)
+            assert {r["subject"] for r in rows} == expected, (query, rare)
+            assert [r["id"] for r in rows] == [r["id"] for r in store.search(
+                query, limit=100, sort="oldest")][::-1], query
+
 
 _STORE: dict[str, Store] = {}
 

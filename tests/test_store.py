@@ -137,3 +137,68 @@ def test_ls_upgrades_an_old_store_instead_of_failing(home: Path) -> None:
     db.close()
     rows = Cli(home).ok("ls", "--json").json()
     assert [r["subject"] for r in rows] == ["Café menu"]
+
+
+def _true_counts(store: Store) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """Folder and tag counts computed from the rows themselves."""
+    folders = [tuple(r) for r in store.db.execute(
+        "SELECT folder, count(*), sum(seen = 0) FROM messages GROUP BY folder ORDER BY folder")]
+    tagged = [tuple(r) for r in store.db.execute(
+        "SELECT t.tag, count(*), sum(m.seen = 0) FROM tags t JOIN messages m ON m.id = t.msg_id"
+        " GROUP BY t.tag ORDER BY t.tag")]
+    return folders, tagged  # type: ignore[return-value]
+
+
+def _kept_counts(store: Store) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    from mailops.store.tags import folder_counts, tag_counts
+
+    folders = sorted((f["folder"], f["total"], f["unread"]) for f in folder_counts(store)
+                     if f["total"])
+    return folders, [(t["tag"], t["count"], t["unread"]) for t in tag_counts(store)]
+
+
+def test_folder_and_tag_counts_follow_every_write(tmp_path: Path) -> None:
+    """The trigger-kept counts (schema 7) equal a recount after each kind of write,
+    and a store upgraded from schema 6 starts with correct counts."""
+    import random
+
+    from mailops.store import tags
+
+    rng = random.Random(7)
+    path = tmp_path / "s.db"
+
+    def msg(i: int) -> bytes:
+        return (f"From: a{i}@example.test\r\nTo: b@example.test\r\nSubject: m{i}\r\n"
+                f"Message-ID: <c{i}@example.test>\r\n\r\nbody {i}\r\n").encode()
+
+    with Store(path) as store:
+        ids = store.add_parsed([(Incoming(msg(i), source="import"), summarize(msg(i)))
+                                for i in range(30)])
+        for step in range(60):
+            live = [int(r[0]) for r in store.db.execute("SELECT id FROM messages")]
+            pick = rng.sample(live, min(len(live), rng.randint(1, 6)))
+            action = step % 6
+            if action == 0:
+                tags.change_tags(store, pick, add=[rng.choice(["work", "Home", "x"])])
+            elif action == 1:
+                tags.change_tags(store, pick, remove=[rng.choice(["work", "home", "x"])])
+            elif action == 2:
+                tags.move(store, pick, rng.choice(["INBOX", "Archive", "archive", "Spam"]))
+            elif action == 3:
+                tags.mark(store, pick, rng.choice(["read", "unread", "flagged"]))
+            elif action == 4 and len(live) > 10:
+                store.delete(pick[:2])
+            else:
+                n = 1000 + step
+                ids += store.add_parsed([(Incoming(msg(n), source="import"), summarize(msg(n)))])
+            assert _kept_counts(store) == _true_counts(store), (step, action)
+        expected = _true_counts(store)
+    with sqlite3.connect(path) as db:  # as a schema-6 store: no tables, no triggers
+        for name in ("folder_counts", "tag_counts"):
+            db.execute(f"DROP TABLE {name}")
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                  " AND name LIKE 'counts_%'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("PRAGMA user_version = 6")
+    with Store(path) as store:
+        assert _kept_counts(store) == expected

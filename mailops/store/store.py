@@ -221,9 +221,15 @@ class Store:
                 if self.schema_version() > number:
                     self.db.execute("COMMIT")
                     continue
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                statement = ""  # split at ";" that end a statement (not in a trigger)
+                for part in MIGRATIONS[number].split(";"):
+                    statement += part + ";"
+                    if sqlite3.complete_statement(statement):
+                        if statement.strip(" \n;"):
+                            self.db.execute(statement)
+                        statement = ""
+                if statement.strip(" \n;"):  # unterminated: let SQLite report it
+                    self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except BaseException:
@@ -487,10 +493,12 @@ class Store:
         See mailops.store.search and docs/search.md.
         """
         from mailops.store import search
+        from mailops.store.querysql import planning
 
-        return search.run(self.db, _LIST_COLUMNS, _row, query, sort=sort, limit=limit,
-                          after=after, before_id=before_id, after_id=after_id,
-                          snippets=snippets, highlight=highlight)
+        with planning(self.db):  # plans chosen from index counts (querysql.RARE)
+            return search.run(self.db, _LIST_COLUMNS, _row, query, sort=sort, limit=limit,
+                              after=after, before_id=before_id, after_id=after_id,
+                              snippets=snippets, highlight=highlight)
 
     def list(self, query: str | Node | None = None, *, limit: int = 50,
              before_id: int | None = None, after_id: int | None = None,
