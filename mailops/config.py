@@ -87,6 +87,14 @@ SETTINGS: tuple[Setting, ...] = (
             check_rules_setting),
     Setting("retention.interval", str, "1h", "how often the daemon applies retention",
             check_duration_setting),
+    # Per-domain selectors come from [audit.domains."example.org"] tables (docs/audit.md).
+    Setting("audit.selectors", list, [],
+            "DKIM selectors `mailops audit` checks for every domain, besides --selector"),
+    Setting("audit.keep_runs", int, 1000,
+            "stored `mailops audit` runs kept per domain, newest first (0: all)"),
+    # Saved searches come from a [tui.saved_searches] table (docs/tui.md).
+    Setting("tui.theme", str, "textual-dark",
+            "`mailops tui` colours: a Textual theme, e.g. textual-light (Ctrl+T toggles)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -100,6 +108,11 @@ class Config:
     sources: dict[str, str] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()  # config.toml's [[rules]] (not a flat key)
     rules_source: str = "default"
+    # [audit.domains."D"] selectors = [...]: domain (lower case, no final dot) -> selectors
+    audit_domains: dict[str, list[str]] = field(default_factory=dict)
+    audit_domains_source: str = "default"
+    # [tui.saved_searches] NAME = "query": the TUI sidebar's saved searches
+    saved_searches: dict[str, str] = field(default_factory=dict)
 
     @property
     def tagging(self) -> Tagging:
@@ -140,6 +153,11 @@ class Config:
             {"key": f"rules[{n}]", "value": _describe_rule(r), "source": self.rules_source,
              "env": "", "help": f"auto-tagging rule ({r.name})"}
             for n, r in enumerate(self.rules, 1)
+        ] + [
+            {"key": f'audit.domains."{d}".selectors', "value": sel,
+             "source": self.audit_domains_source, "env": "",
+             "help": f"DKIM selectors `mailops audit` checks for {d}"}
+            for d, sel in self.audit_domains.items()
         ]
 
 
@@ -188,6 +206,32 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
     raise ConfigError(f"{where}: expected a string, got {value!r}")
 
 
+def _audit_domains(value: Any, where: str) -> dict[str, list[str]]:
+    """[audit.domains."example.org"] tables: each holds only `selectors`, a list of names."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: audit.domains must be a table of domains")
+    out: dict[str, list[str]] = {}
+    for domain, table in value.items():
+        name = str(domain).strip().rstrip(".").lower()
+        if not name or not isinstance(table, Mapping) or set(table) - {"selectors"}:
+            raise ConfigError(f"{where}: [audit.domains.\"{domain}\"] takes only "
+                              "selectors = [...]")
+        selectors = table.get("selectors", [])
+        if not isinstance(selectors, list) or not all(isinstance(x, str) for x in selectors):
+            raise ConfigError(f"{where}: audit.domains.\"{domain}\".selectors: expected a "
+                              "list of strings")
+        out[name] = [x.strip() for x in selectors if x.strip()]
+    return out
+
+
+def _saved_searches(value: Any, where: str) -> dict[str, str]:
+    """[tui.saved_searches]: NAME = "query" pairs (queries are checked when used)."""
+    if not isinstance(value, Mapping) or not all(
+            isinstance(q, str) and str(n).strip() for n, q in value.items()):
+        raise ConfigError(f"{where}: [tui.saved_searches] takes NAME = \"query\" pairs")
+    return {str(n).strip(): q for n, q in value.items()}
+
+
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in table.items():
@@ -219,6 +263,13 @@ def load_config(home: str | os.PathLike[str] | None = None,
         if "rules" in data:  # an array of tables, not a flat key
             cfg.rules = parse_rules(data.pop("rules"), str(cfile))
             cfg.rules_source = str(cfile)
+        audit = data.get("audit")
+        if isinstance(audit, dict) and "domains" in audit:  # keyed by domain, not flat keys
+            cfg.audit_domains = _audit_domains(audit.pop("domains"), str(cfile))
+            cfg.audit_domains_source = str(cfile)
+        tui = data.get("tui")
+        if isinstance(tui, dict) and "saved_searches" in tui:  # keyed by name
+            cfg.saved_searches = _saved_searches(tui.pop("saved_searches"), str(cfile))
         for key, value in _flatten(data).items():
             if key not in _BY_KEY:
                 raise ConfigError(f"{cfile}: unknown key {key!r}")

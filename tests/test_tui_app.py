@@ -181,6 +181,12 @@ async def test_search_live_and_enter(store: Store) -> None:
         await pilot.press("escape")  # on the list: clears the search
         await settle(pilot)
         assert listed(app)[:2] == [30, 29] and mailbox(app).messages.total == 30
+        await focus_search(pilot)  # history: Up brings back the query run with Enter
+        await pilot.press("up")
+        bar = mailbox(app).query_one(QueryBar)
+        assert bar.value == "subject:invoice"
+        await pilot.press("down")
+        assert bar.value == ""
 
 
 @sync
@@ -254,12 +260,12 @@ async def test_tag_flag_and_read_toggles(store: Store) -> None:
     app = MailopsApp(store)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("t")
+        await pilot.press("plus")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press(*"+urgent later", "enter")
         await settle(pilot)
         assert store.get(30)["tags"] == ["later", "urgent"]
-        await pilot.press("t", *"-later", "enter", "F", "N")
+        await pilot.press("plus", *"-later", "enter", "F", "N")
         await settle(pilot)
         row = store.get(30)
         assert (row["tags"], row["flagged"], row["read"]) == (["urgent"], True, True)
@@ -358,3 +364,30 @@ async def test_mail_from_a_running_serve_appears(home: Path) -> None:
                 assert mailbox(app).messages.current["id"] == 3  # type: ignore[index]
     finally:
         server.stop()
+
+
+@sync
+async def test_reader_reduces_html_and_shows_defects(home: Path) -> None:
+    path = store_path(home)
+    with Store(path) as store:
+        store.add_raw([Incoming(raw=raw, received_at=1780000000.0 + i) for i, raw in enumerate([
+            b"From: a@example.test\r\nSubject: broken\r\nDate: Mon, 01 Jun 2026 10:00:00 +0000"
+            b"\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\nno boundary here\r\n",
+            b"From: b@example.test\r\nSubject: html only\r\nDate: Tue, 02 Jun 2026 10:00:00"
+            b" +0000\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello"
+            b" <b>there</b></p><p><a href=\"https://example.test/x\">link</a></p>"
+            b"<script>evil()</script></body></html>\r\n"])])
+        while store.index_pending():
+            continue
+        app = MailopsApp(store)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")  # the newest: the HTML-only message
+            await settle(pilot)
+            text = str(app.screen.query_one("#reader-text").render())
+            assert "Hello there\nlink" in text and "<p>" not in text and "evil" not in text
+            assert "Links:\n[1] https://example.test/x" in text
+            await pilot.press("n")
+            await settle(pilot)
+            text = str(app.screen.query_one("#reader-text").render())
+            assert "Parse defects: StartBoundaryNotFoundDefect" in text

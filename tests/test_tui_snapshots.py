@@ -50,3 +50,24 @@ def test_search_error_and_help(app: MailopsApp, snap_compare: Callable[..., Any]
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=bad_query_then_help)
+
+
+def test_thread_screen_and_conversations(home: Path,
+                                         snap_compare: Callable[..., Any]) -> None:
+    from test_tui_threads import fill as fill_threads
+
+    with fill_threads(home) as store:
+        app = MailopsApp(store, poll_interval=3600)
+
+        async def open_thread(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+            await pilot.press("T", "j", "j")  # conversations: the Plans thread
+            await settle(pilot)
+            await pilot.press("t")
+            for _ in range(100):
+                await settle(pilot)
+                if str(app.screen.query_one("#thread-title").render()).startswith("Conv"):
+                    break
+            await pilot.pause(0.1)  # the tree's cursor moves after a refresh
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=open_thread)

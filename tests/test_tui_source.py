@@ -10,7 +10,7 @@ import pytest
 from mailops.tui.source import MessageSource
 
 from mailops.store import Incoming, Store
-from mailops.store.listing import count, cursor_at, position_of, reverse_cursor
+from mailops.store.listing import ORDERS, count, cursor_at, page, position_of, reverse_cursor
 from mailops.store.tags import move
 from mailops.trash import TRASH, restore, trash
 
@@ -41,19 +41,22 @@ def _reference(store: Store, query: str | None, sort: str) -> list[int]:
     ids: list[int] = []
     after = None
     while True:
-        page = store.search(query, sort=sort, limit=11, after=after)
-        if not page:
+        rows = page(store, query, sort=sort, limit=11, after=after)
+        if not rows:
             return ids
-        ids += [int(r["id"]) for r in page]
-        after = page[-1]["cursor"]
+        ids += [int(r["id"]) for r in rows]
+        after = rows[-1]["cursor"]
 
 
 @pytest.mark.parametrize("query", [None, "folder:INBOX", "invoice", "-folder:Archive deploy"])
-@pytest.mark.parametrize("sort", ["date", "oldest"])
+@pytest.mark.parametrize("sort", ["date", "oldest", "sender", "subject-desc", "size",
+                                  "smallest", "threads", "threads-oldest"])
 def test_positions_and_random_access_match_sequential_paging(store: Store, query: str | None,
                                                              sort: str) -> None:
     ref = _reference(store, query, sort)
-    assert count(store, query) == len(ref) > 0
+    if sort in ("date", "oldest"):  # the same order as `mailops ls`
+        assert ref == [int(r["id"]) for r in store.search(query, sort=sort, limit=1000)]
+    assert count(store, query, sort=sort) == len(ref) > 0
     source = MessageSource(store, query, sort=sort, page_size=7, max_pages=3)
     source.prime()
     assert source.total == len(ref)
@@ -71,7 +74,22 @@ def test_positions_and_random_access_match_sequential_paging(store: Store, query
     first = source.row(0)
     assert first is not None
     back = reverse_cursor(sort, first["cursor"])
-    assert reverse_cursor("oldest" if sort == "date" else "date", back) == first["cursor"]
+    assert reverse_cursor(ORDERS[sort], back) == first["cursor"]
+
+
+def test_sorts_order_by_their_key(store: Store) -> None:
+    everything = {int(r["id"]): r for r in store.search(None, limit=1000)}
+
+    def ids(sort: str) -> list[int]:
+        return _reference(store, None, sort)
+
+    assert ids("sender") == sorted(everything, key=lambda i: (everything[i]["from"].lower(), i))
+    assert ids("subject-desc") == sorted(
+        everything, key=lambda i: (everything[i]["subject"].lower(), i), reverse=True)
+    assert ids("size") == sorted(everything, key=lambda i: (everything[i]["size"], i),
+                                 reverse=True)
+    # No References here: one conversation per message.
+    assert ids("threads") == ids("date")
 
 
 def test_trash_and_restore_put_messages_back_in_their_folders(tmp_path: Path) -> None:

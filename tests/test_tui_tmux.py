@@ -4,6 +4,7 @@ capture-pane checks what a person would see."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,3 +83,78 @@ def test_search_and_read_in_a_real_terminal(home: Path, tmux: Tmux) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError("the app did not quit on q:\n" + tmux.screen())
+
+
+def test_serve_catches_mail_while_the_tui_watches(home: Path, tmux: Tmux) -> None:
+    import smtplib
+    import socket
+
+    from test_tui_app import message
+
+    fill(store_path(home), 3)
+    with socket.socket() as probe:  # a free loopback port for the catcher
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = (f"env -u COLUMNS -u LINES {sys.executable} -m mailops.commands --home {home}"
+               f" tui --serve --listen 127.0.0.1:{port} --poll 0.2")
+    tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", command)
+    tmux("resize-window", "-t", "tui", "-x", "120", "-y", "40")
+    tmux.wait_for(f"INBOX: 3 messages  · catching mail on 127.0.0.1:{port}", timeout=60)
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("app@example.test", ["dev@example.test"],
+                      message(99, subject="Caught in the act"))
+    # First as "(not indexed yet)", then with its subject once the catcher indexed it.
+    shown = tmux.wait_for("Caught in the act", timeout=60)
+    assert "INBOX: 4 messages" in shown
+    tmux("send-keys", "-t", "tui", "q")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # quitting stops the catcher: the port frees
+        with socket.socket() as again:
+            # SO_REUSEADDR: only a listening socket (not a TIME_WAIT) blocks the bind.
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                again.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+    else:
+        raise AssertionError("the catcher still listens after q")
+
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def colours(screen: str) -> set[tuple[int, int, int]]:
+    """Every RGB colour (foreground or background) set by the escapes on screen."""
+    found: set[tuple[int, int, int]] = set()
+    for params in _SGR.findall(screen):
+        codes = [int(c) if c else 0 for c in params.split(";")]
+        i = 0
+        while i < len(codes):
+            if codes[i] in (38, 48) and i + 4 < len(codes) and codes[i + 1] == 2:
+                found.add((codes[i + 2], codes[i + 3], codes[i + 4]))
+                i += 5
+            elif codes[i] in (38, 48) and i + 2 < len(codes) and codes[i + 1] == 5:
+                found.add((-1, codes[i + 2], -1))  # a palette colour: not grey by RGB
+                i += 3
+            else:
+                i += 1
+    return found
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_no_color_leaves_only_greys_in_a_real_terminal(home: Path, tmux: Tmux,
+                                                       no_color: bool) -> None:
+    fill(store_path(home), 3)
+    env = "env -u NO_COLOR COLORTERM=truecolor" + (" NO_COLOR=1" if no_color else "")
+    tmux("new-session", "-d", "-s", "tui", "-x", "120", "-y", "40",
+         f"{env} {sys.executable} -m mailops.commands --home {home} tui")
+    tmux("resize-window", "-t", "tui", "-x", "120", "-y", "40")
+    tmux.wait_for("INBOX: 3 messages")
+    seen = colours(tmux("capture-pane", "-e", "-p", "-t", "tui"))
+    assert seen  # the screen is drawn with colours (or greys)
+    greys = {c for c in seen if c[0] == c[1] == c[2]}
+    if no_color:
+        assert seen == greys, seen - greys
+    else:
+        assert seen != greys  # the theme's accent colours are there

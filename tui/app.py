@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from mailops.errors import UsageError
 from mailops.store import Store
 
 from .dialogs import HelpScreen
 from .mailbox import MailboxScreen
+from .saved import SavedSearches
 from .source import Readers
 from .widgets import Sidebar
 
@@ -30,18 +33,31 @@ class MailopsApp(App[None]):
     TITLE = "mailops"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
     ]
 
-    def __init__(self, store: Store, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, store: Store, *, poll_interval: float = 1.0,
+                 saved_searches: dict[str, str] | None = None,
+                 saved_file: Path | None = None, catching: str = "",
+                 theme: str = "textual-dark") -> None:
         super().__init__()
         self.store = store
         self.readers = Readers(store)  # the workers' connections
         self.poll_interval = poll_interval
+        self.saved = SavedSearches(saved_searches or {}, saved_file)
+        self.catching = catching  # `--serve`: where the catcher listens
+        if theme not in self.available_themes:
+            raise UsageError(f"unknown theme {theme!r}: use one of "
+                             f"{', '.join(sorted(self.available_themes))}")
+        self.theme = theme
+        # Ctrl+T flips between the configured theme and its light or dark opposite.
+        self._other_theme = "textual-dark" if self.current_theme.dark is False \
+            else "textual-light"
 
     def on_mount(self) -> None:
         """Open the mailbox."""
         self.push_screen(MailboxScreen(self.store, self.readers,
-                                       poll_interval=self.poll_interval))
+                                       poll_interval=self.poll_interval, saved=self.saved))
 
     def on_unmount(self) -> None:
         """Close the workers' connections."""
@@ -51,6 +67,10 @@ class MailopsApp(App[None]):
     def mailbox(self) -> MailboxScreen:
         """The mailbox screen (always at the bottom of the stack)."""
         return next(s for s in self.screen_stack if isinstance(s, MailboxScreen))
+
+    def action_toggle_theme(self) -> None:
+        """Switch between a light and a dark theme."""
+        self.theme, self._other_theme = self._other_theme, self.theme
 
     def action_help(self) -> None:
         """Show every key the current screen answers to."""
@@ -81,7 +101,14 @@ class MailopsApp(App[None]):
                 ("Move", "move", "Move the message to a folder (m)"),
                 ("Delete", "delete", "Move the message to the Trash (d)"),
                 ("Undo delete", "undo", "Restore what the last delete moved (u)"),
-                ("Toggle preview", "toggle_preview", "Show or hide the preview pane (p)")):
+                ("Toggle preview", "toggle_preview", "Show or hide the preview pane (p)"),
+                ("Thread", "thread", "Open the message's conversation (t)"),
+                ("Conversations", "toggle_threads", "List conversations or messages (T)"),
+                ("Sort", "cycle_sort", "Sort by date, sender, subject, size (S)"),
+                ("Reverse order", "toggle_order", "Newest/oldest first, A-Z/Z-A (o)"),
+                ("Select", "toggle_select", "Select the message for a bulk action (x)"),
+                ("Select all", "select_all", "Select every matching message (*)"),
+                ("Save search", "save_search", "Save the current search (Ctrl+S)")):
             yield SystemCommand(title, help_text, partial(screen.run_action, action))
         for scope in screen.query_one(Sidebar).scopes.values():
             yield SystemCommand(f"Go to {scope.label}", f"Show {scope.label}",

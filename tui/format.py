@@ -43,7 +43,8 @@ def size_cell(size: int) -> str:
 
 def marks_cell(row: dict[str, Any]) -> str:
     """Three one-character marks: unread, flagged, attachment."""
-    return ((MARK_UNREAD if not row.get("read") else " ")
+    unread = row.get("thread_unread", 0) if "thread_count" in row else not row.get("read")
+    return ((MARK_UNREAD if unread else " ")
             + (MARK_FLAGGED if row.get("flagged") else " ")
             + (MARK_ATTACHMENT if row.get("attachments") else " "))
 
@@ -52,7 +53,9 @@ def subject_cell(row: dict[str, Any]) -> str:
     """The subject, or a placeholder for none or a message not yet indexed."""
     if not row.get("indexed", True):
         return "(not indexed yet)"
-    return " ".join(str(row.get("subject") or "(no subject)").split())
+    subject = " ".join(str(row.get("subject") or "(no subject)").split())
+    # A conversation's row (thread grouping): how many of its messages are listed.
+    return f"({row['thread_count']}) {subject}" if row.get("thread_count", 1) > 1 else subject
 
 
 def quote_value(value: str) -> str:

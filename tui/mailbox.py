@@ -26,11 +26,19 @@ from textual.worker import get_current_worker
 from mailops.errors import MailopsError
 from mailops.query import And, Node, QuerySyntaxError, parse
 from mailops.store import Store
-from mailops.store.listing import count, position_of, reverse_cursor
+from mailops.store.listing import (
+    ORDERS,
+    SORT_LABELS,
+    count,
+    cursor_of,
+    is_threads,
+    position_of,
+)
 from mailops.trash import Trashed
 
 from . import actions
 from .message_list import MessageList
+from .saved import SavedSearches
 from .source import PAGE_SIZE, MessageSource, Readers
 from .widgets import ALL_MAIL, KeyBar, Preview, QueryBar, Scope, Sidebar, folder_scope
 
@@ -49,13 +57,19 @@ class MailboxScreen(Screen[None]):
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("N", "toggle_read", "Read/unread"),
         Binding("F", "toggle_flag", "Flag"),
-        Binding("t", "tag", "Tag"),
+        Binding("plus", "tag", "Tag"),
+        Binding("t", "thread", "Thread"),
+        Binding("T", "toggle_threads", "Conversations", show=False),
+        Binding("S", "cycle_sort", "Sort", show=False),
         Binding("m", "move", "Move"),
         Binding("d,delete", "delete", "Delete"),
         Binding("u", "undo", "Undo"),
+        Binding("x", "toggle_select", "Select", show=False),
+        Binding("asterisk", "select_all", "Select all", show=False),
         Binding("p", "toggle_preview", "Preview", show=False),
-        Binding("o", "toggle_order", "Oldest/newest first", show=False),
+        Binding("o", "toggle_order", "Reverse order", show=False),
         Binding("s", "focus_sidebar", "Folders", show=False),
+        Binding("ctrl+s", "save_search", "Save search", show=False),
     ]
     DEFAULT_CSS = """
     #status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
@@ -94,14 +108,17 @@ class MailboxScreen(Screen[None]):
             self.row = row
             self.view = view
 
-    def __init__(self, store: Store, readers: Readers, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, store: Store, readers: Readers, *, poll_interval: float = 1.0,
+                 saved: SavedSearches | None = None) -> None:
         super().__init__()
+        self.saved = saved or SavedSearches({}, None)
         self.store = store
         self.readers = readers
         self.poll_interval = poll_interval
         self.scope: Scope = folder_scope("INBOX")
         self.search_text = ""
-        self.sort = "date"  # newest first; "oldest" with `o`
+        self.sort = "date"  # a mailops.store.listing sort: S cycles, o reverses, T threads
+        self.flat_sort = "date"  # the sort to return to when leaving conversations
         self.generation = 0  # of the last load asked for
         self.shown = 0  # of the last load on screen
         self.undo: list[Trashed] = []
@@ -133,10 +150,10 @@ class MailboxScreen(Screen[None]):
         return self.query_one(MessageList)
 
     def on_mount(self) -> None:
-        """Load the inbox, the counts, and start watching for new mail."""
+        """Load the inbox, then the counts, and start watching for new mail."""
         self.messages.focus()
-        self.reload()
-        self.load_counts()
+        self.query_one(Sidebar).saved = self.saved.all()
+        self.reload()  # the sidebar's counts once the list is up: it goes first
         self.set_interval(self.poll_interval, self.poll)
 
     # -- loading -------------------------------------------------------------------
@@ -159,35 +176,43 @@ class MailboxScreen(Screen[None]):
         self.query_error = None
         self.generation += 1
         lst = self.messages
+        if not keep and lst.selection:  # another listing: "all matching" meant the old one
+            lst.selection.clear()
         row = lst.current if keep else None
-        cursor = row["cursor"] if row else None
-        if cursor is not None and lst.source is not None and lst.source.sort != self.sort:
-            cursor = reverse_cursor(lst.source.sort, cursor)  # the order was just flipped
-        self._load(self.generation, query, self.sort, cursor, lst.total)
+        keep_at: tuple[str | None, int] | None = None
+        if row is not None:
+            # Same sort: the row's cursor (even if the message left the listing);
+            # a new sort: the worker looks the message up in it.
+            same = lst.source is not None and lst.source.sort == self.sort
+            keep_at = (row["cursor"] if same else None, int(row["id"]))
+        self._load(self.generation, query, self.sort, keep_at, lst.total)
 
     def failed(self, exc: MailopsError) -> None:
         """A worker's engine error: one line, the app goes on (call from a thread)."""
         self.app.call_from_thread(self.notify, exc.message, severity="error")
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self, generation: int, query: Node | None, sort: str, keep: str | None,
-              hint: int) -> None:
+    def _load(self, generation: int, query: Node | None, sort: str,
+              keep: tuple[str | None, int] | None, hint: int) -> None:
         try:
             self._load_listing(generation, query, sort, keep, hint)
         except MailopsError as exc:
             self.failed(exc)
 
     def _load_listing(self, generation: int, query: Node | None, sort: str,
-                      keep: str | None, hint: int) -> None:
+                      keep_at: tuple[str | None, int] | None, hint: int) -> None:
         worker = get_current_worker()
         with self.readers.open() as store:
             source = MessageSource(store, query, sort=sort)
+            keep = None
+            if keep_at is not None:
+                keep = keep_at[0] or cursor_of(store, query, sort, keep_at[1])
             if keep is None:
                 first = source.page(0)
                 total = len(first) if len(first) < PAGE_SIZE else None
                 self.post_message(self.Loaded(generation, query, sort, {0: first}, total, 0, 0))
                 if total is None and not worker.is_cancelled:
-                    total = count(store, query)
+                    total = count(store, query, sort=sort)
                     self.post_message(self.Loaded(generation, query, sort, {}, total, 0, None))
                 return
             # The rows first (with the old count), the exact count after: a flag
@@ -200,7 +225,7 @@ class MailboxScreen(Screen[None]):
             # The list keeps its scroll position: new mail appears above.
             self.post_message(self.Loaded(generation, query, sort, pages,
                                           max(hint, position + 1), position, None))
-            total = count(store, query)
+            total = count(store, query, sort=sort)
             if not worker.is_cancelled:
                 self.post_message(self.Loaded(generation, query, sort, {}, total, 0, None))
 
@@ -209,6 +234,8 @@ class MailboxScreen(Screen[None]):
         if msg.generation != self.generation:
             return
         self.shown = msg.generation
+        if not self._counted_at:
+            self.load_counts()
         lst = self.messages
         if not msg.pages and lst.source is not None:  # the count arrived
             lst.source.total = msg.total
@@ -272,8 +299,15 @@ class MailboxScreen(Screen[None]):
         text = f"{self.scope.label}: {shown} message{'s' if total != 1 else ''}"
         if self.search_text.strip():
             text += f" matching {self.search_text.strip()}"
-        if self.sort == "oldest":
-            text += ", oldest first"
+        if self.sort != "date":
+            text += ", " + SORT_LABELS[self.sort]
+        selection = self.messages.selection
+        if selection:
+            text += f"; {selection.size(total):,} selected"
+            text += " (all matching)" if selection.everything else ""
+        catching = getattr(self.app, "catching", "")
+        if catching:
+            text += f"  · catching mail on {catching}"
         status.update(text)
 
     # -- preview -------------------------------------------------------------------
@@ -312,9 +346,12 @@ class MailboxScreen(Screen[None]):
         self.preview_pending = False
 
     def on_message_list_opened(self, msg: MessageList.Opened) -> None:
-        """Open the reader (and mark the message read)."""
+        """Open the reader (and mark the message read); a conversation's thread."""
         from .reader import ReaderScreen
 
+        if is_threads(self.sort):
+            self.open_thread(msg.row)
+            return
         actions.mark_read(self.store, msg.row)
         self._reading = True
         self.app.push_screen(ReaderScreen(self.store, self.readers, int(msg.row["id"]),
@@ -361,6 +398,7 @@ class MailboxScreen(Screen[None]):
             self._debounce.stop()
         self.run_search()
         if self.query_error is None:
+            self.query_one(QueryBar).remember(event.value)
             self.messages.focus()
 
     def run_search(self) -> None:
@@ -369,7 +407,12 @@ class MailboxScreen(Screen[None]):
         self.reload()
 
     def action_clear_search(self) -> None:
-        """Escape on the list: drop the search."""
+        """Escape on the list: drop the selection, else the search."""
+        if self.messages.selection:
+            self.messages.selection.clear()
+            self.messages.refresh()
+            self.show_status()
+            return
         bar = self.query_one(QueryBar)
         if bar.value or self.search_text:
             bar.value = ""
@@ -386,6 +429,30 @@ class MailboxScreen(Screen[None]):
             self.reload()
             self.messages.focus()
 
+    def action_save_search(self) -> None:
+        """Ctrl+S: save the current search (within the scope) under a name."""
+        from .dialogs import PromptScreen
+
+        text = self.search_text.strip()
+        if not text or self.query_error is not None:
+            self.notify("Type a search first (/)", severity="warning")
+            return
+        query = f"{self.scope.query or '-folder:Trash'} ({text})"
+
+        def done(name: str | None) -> None:
+            if not name or not name.strip():
+                return
+            try:
+                self.saved.save(name.strip(), query)
+            except OSError as exc:
+                self.notify(f"cannot save the search: {exc}", severity="error")
+                return
+            self.query_one(Sidebar).saved = self.saved.all()
+            self.notify(f"Saved search {name.strip()}: {query}")
+            self.load_counts()  # rebuilds the sidebar
+
+        self.app.push_screen(PromptScreen(f"Save search: {query}", placeholder="name"), done)
+
     def action_focus_sidebar(self) -> None:
         """Move to the folder list."""
         self.query_one(Sidebar).focus()
@@ -398,9 +465,41 @@ class MailboxScreen(Screen[None]):
             self._preview(int(self.messages.current["id"]))
 
     def action_toggle_order(self) -> None:
-        """Newest first, or oldest first; the cursor stays on its message."""
-        self.sort = "oldest" if self.sort == "date" else "date"
+        """Reverse the order (newest/oldest first, A-Z/Z-A, ...); the cursor stays."""
+        self.sort = ORDERS[self.sort]
         self.reload(keep=True)
+
+    def action_cycle_sort(self) -> None:
+        """Sort by date, then sender, subject, size (and back to date)."""
+        cycle = ("date", "sender", "subject", "size")
+        base = self.sort if self.sort in cycle else ORDERS.get(self.sort, "date")
+        if is_threads(base):
+            base = "size"  # leaving conversations: start the cycle over
+        self.sort = self.flat_sort = cycle[(cycle.index(base) + 1) % len(cycle)]
+        self.notify(f"Sorted {SORT_LABELS[self.sort]}")
+        self.reload(keep=True)
+
+    def action_toggle_threads(self) -> None:
+        """List conversations (newest activity first, with counts), or messages."""
+        if is_threads(self.sort):
+            self.sort = self.flat_sort
+        else:
+            self.flat_sort = self.sort
+            self.sort = "threads"
+        self.reload(keep=True)
+
+    def action_thread(self) -> None:
+        """Open the highlighted message's conversation."""
+        row = self._current()
+        if row is not None:
+            self.open_thread(row)
+
+    def open_thread(self, row: dict[str, Any]) -> None:
+        """Show the thread of this message as a tree."""
+        from .thread import ThreadScreen
+
+        self._reading = True
+        self.app.push_screen(ThreadScreen(self.store, self.readers, int(row["id"])))
 
     def action_quit(self) -> None:
         """Leave the app."""
@@ -408,10 +507,26 @@ class MailboxScreen(Screen[None]):
 
     # -- changes -------------------------------------------------------------------
 
-    def changed(self) -> None:
-        """After a change: reload keeping the cursor's place, refresh counts."""
+    def changed(self, moved: bool = False) -> None:
+        """After a change: reload keeping the cursor's place, refresh counts; a
+        selection that was moved away (or deleted) is cleared."""
+        if moved:
+            self.messages.selection.clear()
         self.reload(keep=True)
         self.load_counts()
+
+    def target(self) -> actions.Target | None:
+        """What a key applies to: the selection, else the highlighted message."""
+        lst = self.messages
+        selection = lst.selection
+        if selection:
+            return actions.Target(lambda: selection.iter_ids(self.store),
+                                  selection.size(lst.total), bulk=True)
+        row = lst.current
+        if row is None:
+            self.notify("No message selected", severity="warning")
+            return None
+        return actions.Target(lambda: [int(row["id"])], 1, bulk=False)
 
     def _current(self) -> dict[str, Any] | None:
         row = self.messages.current
@@ -419,37 +534,65 @@ class MailboxScreen(Screen[None]):
             self.notify("No message selected", severity="warning")
         return row
 
+    def action_toggle_select(self) -> None:
+        """Select the highlighted message (or leave it out), then go to the next."""
+        lst = self.messages
+        row = lst.current
+        if row is None:
+            return
+        lst.selection.toggle(int(row["id"]))
+        lst.move_to(lst.cursor + 1)
+        lst.refresh()
+        self.show_status()
+
+    def action_select_all(self) -> None:
+        """Select every message of the listing (by its query: no ids loaded)."""
+        lst = self.messages
+        if lst.source is None:
+            return
+        if lst.selection.everything:
+            lst.selection.clear()
+        else:
+            # Conversations list threads: the selection is their matching messages.
+            matching = (count(self.store, lst.source.query) if is_threads(self.sort)
+                        else None)
+            lst.selection.select_all(lst.source.query, matching)
+        lst.refresh()
+        self.show_status()
+
+    def _toggle(self, on: str, off: str, is_on: str) -> None:
+        target = self.target()
+        row = self.messages.current
+        if target is not None:
+            # The highlighted row decides the direction, for a selection too.
+            actions.mark_target(self, target, off if row is not None and row[is_on] else on)
+
     def action_toggle_read(self) -> None:
-        """Mark the message read, or unread if it was read."""
-        row = self._current()
-        if row is not None:
-            actions.mark(self.store, row, "unread" if row["read"] else "read")
-            self.changed()
+        """Mark read, or unread if the highlighted message was read."""
+        self._toggle("read", "unread", "read")
 
     def action_toggle_flag(self) -> None:
-        """Flag the message, or unflag it."""
-        row = self._current()
-        if row is not None:
-            actions.mark(self.store, row, "unflagged" if row["flagged"] else "flagged")
-            self.changed()
+        """Flag, or unflag if the highlighted message was flagged."""
+        self._toggle("flagged", "unflagged", "flagged")
 
     def action_tag(self) -> None:
         """Ask for +tag/-tag changes."""
-        row = self._current()
-        if row is not None:
-            actions.ask_tags(self, row)
+        target = self.target()
+        if target is not None:
+            row = self.messages.current
+            actions.ask_tags(self, target, " ".join(row["tags"]) if row else "")
 
     def action_move(self) -> None:
-        """Ask for a folder to move the message to."""
-        row = self._current()
-        if row is not None:
-            actions.ask_move(self, row)
+        """Ask for a folder to move the messages to."""
+        target = self.target()
+        if target is not None:
+            actions.ask_move(self, target)
 
     def action_delete(self) -> None:
         """To the Trash (u undoes); in the Trash, for good after a question."""
-        row = self._current()
-        if row is not None:
-            actions.delete(self, row)
+        target = self.target()
+        if target is not None:
+            actions.delete(self, target)
 
     def action_undo(self) -> None:
         """Put back what the last delete moved to the Trash."""

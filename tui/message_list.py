@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from .format import date_cell, marks_cell, sender_cell, size_cell, subject_cell
+from .selection import Selection
 from .source import MessageSource
 
 _DATE_W = 16
@@ -41,6 +42,7 @@ class MessageList(ScrollView, can_focus=True):
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "message-list--cursor", "message-list--unread", "message-list--muted",
+        "message-list--selected",
     }
     DEFAULT_CSS = """
     MessageList { overflow-x: hidden; background: $surface; }
@@ -48,6 +50,7 @@ class MessageList(ScrollView, can_focus=True):
     MessageList:focus > .message-list--cursor { background: $accent 60%; }
     MessageList > .message-list--unread { text-style: bold; }
     MessageList > .message-list--muted { color: $text-muted; }
+    MessageList > .message-list--selected { background: $secondary 30%; }
     """
 
     class Highlighted(Message):
@@ -72,6 +75,7 @@ class MessageList(ScrollView, can_focus=True):
         self.rendered_rows = 0  # message rows drawn so far (the benchmark waits on it)
         self.painted: MessageSource | None = None  # the source last drawn
         self._highlighted: int | None = None
+        self.selection = Selection()  # the mark column (`x`, `*`)
 
     # -- data ----------------------------------------------------------------------
 
@@ -191,13 +195,17 @@ class MessageList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         self.rendered_rows += 1
         style = base
-        if not row["read"]:
+        if (row.get("thread_unread", 0) if "thread_count" in row else not row["read"]):
             style += self.get_component_rich_style("message-list--unread")
+        selected = self.selection.contains(int(row["id"]))
+        if selected:
+            style += self.get_component_rich_style("message-list--selected")
         if index == self.cursor:
             style += self.get_component_rich_style("message-list--cursor")
-        return Strip(self._cells(row, width, style), width)
+        return Strip(self._cells(row, width, style, selected), width)
 
-    def _cells(self, row: dict[str, Any], width: int, style: Style) -> list[Segment]:
+    def _cells(self, row: dict[str, Any], width: int, style: Style,
+               selected: bool = False) -> list[Segment]:
         muted = style + self.get_component_rich_style("message-list--muted")
         from_w = max(8, min(24, width // 5))
         subject_w = max(0, width - (1 + 3 + 1 + _DATE_W + 2 + from_w + 2 + 1 + _SIZE_W + 1))
@@ -205,7 +213,7 @@ class MessageList(ScrollView, can_focus=True):
         subject = subject_cell(row)
         subject_len = min(cell_len(subject), subject_w)
         segments = [
-            Segment(" " + marks_cell(row) + " ", style),
+            Segment(("*" if selected else " ") + marks_cell(row) + " ", style),
             Segment(date_cell(row) + "  ", muted),
             Segment(set_cell_size(sender_cell(row), from_w) + "  ", style),
             Segment(set_cell_size(subject, subject_len), style),

@@ -20,6 +20,7 @@ from typing import Any
 from mailops.query import Node
 from mailops.store import MessageRow, Store
 from mailops.store.listing import ORDERS, count, cursor_at, reverse_cursor
+from mailops.store.listing import page as listing_page
 
 PAGE_SIZE = 100
 MAX_PAGES = 16
@@ -47,7 +48,7 @@ class MessageSource:
         first = self.page(0)
         if self.total is None:
             self.total = len(first) if len(first) < self.page_size else count(
-                self.store, self.query)
+                self.store, self.query, sort=self.sort)
 
     def adopt(self, number: int, rows: list[MessageRow]) -> None:
         """Take a page fetched elsewhere (a worker's first page)."""
@@ -75,7 +76,8 @@ class MessageSource:
 
     def _search(self, sort: str, after: str | None) -> list[MessageRow]:
         self.fetches += 1
-        return self.store.search(self.query, sort=sort, limit=self.page_size, after=after)
+        return listing_page(self.store, self.query, sort=sort, limit=self.page_size,
+                            after=after)
 
     def _fetch(self, number: int) -> list[MessageRow]:
         size = self.page_size

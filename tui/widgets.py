@@ -40,6 +40,11 @@ def folder_scope(name: str) -> Scope:
     return Scope(f"folder:{name}", name, f"folder:{quote_value(name)}")
 
 
+def saved_scope(name: str, query: str) -> Scope:
+    """The scope of a saved search (over every folder, the Trash included)."""
+    return Scope(f"saved:{name}", name, query)
+
+
 def tag_scope(name: str) -> Scope:
     """The scope of one tag."""
     return Scope(f"tag:{name}", name, f"tag:{quote_value(name)}")
@@ -64,6 +69,7 @@ class Sidebar(OptionList):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scopes: dict[str, Scope] = {}
+        self.saved: dict[str, str] = {}  # saved searches: name -> query
 
     def show_counts(self, folders: list[dict[str, Any]], tags: list[dict[str, Any]],
                     current: str) -> None:
@@ -83,6 +89,13 @@ class Sidebar(OptionList):
                 scopes.append((scope, t["unread"], t["count"]))
                 options.append(Option(_entry("#" + t["tag"], t["unread"], t["count"]),
                                       id=scope.key))
+        if self.saved:
+            # Listed without counts: counting each would run every query.
+            options.append(Option(Text("Searches", style="dim italic"), disabled=True))
+            for name, query in self.saved.items():
+                scope = saved_scope(name, query)
+                scopes.append((scope, 0, 0))
+                options.append(Option(_entry("/" + name, 0, 0), id=scope.key))
         self.scopes = {s.key: s for s, _, _ in scopes}
         highlighted = self.highlighted
         self.clear_options()
@@ -102,7 +115,31 @@ class QueryBar(Input):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Back", show=False),
+        Binding("up", "history(-1)", "Earlier query", show=False),
+        Binding("down", "history(1)", "Later query", show=False),
     ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history: list[str] = []  # queries run with Enter, oldest first (this session)
+        self._back = 0  # how far Up has gone back (0: the text being typed)
+
+    def remember(self, query: str) -> None:
+        """Keep a query run with Enter (a repeat moves to the end)."""
+        query = query.strip()
+        if query:
+            if query in self.history:
+                self.history.remove(query)
+            self.history.append(query)
+        self._back = 0
+
+    def action_history(self, step: int) -> None:
+        """Up: an earlier query; Down: a later one, then an empty bar."""
+        back = max(0, min(len(self.history), self._back - step))
+        if back != self._back:
+            self._back = back
+            self.value = self.history[-back] if back else ""
+            self.cursor_position = len(self.value)
 
     def action_leave(self) -> None:
         """Escape: back to the list, keeping the query (Escape there clears it)."""
