@@ -21,6 +21,11 @@ from mailops.retention import apply_retention, policy_from_flags
 DAY = 86400.0
 
 
+def _filler(size: int) -> str:
+    """`size` characters of ordinary words (one 20 kB token would bloat the FTS index)."""
+    return ("lorem ipsum dolor sit amet " * (size // 27 + 1))[:size]
+
+
 def write_mbox(path: Path, ages_days: list[float], *, prefix: str = "msg",
                tags: str | None = None, body_bytes: int = 300) -> Path:
     """An mbox whose messages were delivered `ages_days` ago (the From_ line time)."""
@@ -32,7 +37,7 @@ def write_mbox(path: Path, ages_days: list[float], *, prefix: str = "msg",
             fh.write(f"From sender@example.test {when}\nFrom: s{i}@example.test\n"
                      f"To: r@example.test\nSubject: {prefix} {i}\n"
                      f"Message-ID: <{prefix}.{i}@example.test>\n{extra}\n"
-                     f"body {i} {'x' * body_bytes}\n\n")
+                     f"body {i} {_filler(body_bytes)}\n\n")
     return path
 
 
