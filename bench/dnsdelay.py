@@ -185,9 +185,10 @@ class Forwarder:
                 await writer.drain()
 
         try:
-            await asyncio.gather(client_to_upstream(), delayed_writer(), upstream_to_client())
-        except (OSError, asyncio.CancelledError):
-            pass  # a peer went away, or the forwarder is shutting down
+            # a peer went away, or the forwarder is shutting down: the stream just ends
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await asyncio.gather(client_to_upstream(), delayed_writer(),
+                                     upstream_to_client())
         finally:
             for w in (writer, up_writer):
                 w.close()
@@ -230,15 +231,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", help="append one line per query to this file")
     ap.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     args = ap.parse_args(argv)
-    if not args.no_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            uvloop.run(_serve(args))
-            return
-    asyncio.run(_serve(args))
+    if args.no_uvloop:
+        asyncio.run(_serve(args))
+    else:
+        import uvloop  # a dependency of mailops
+
+        uvloop.run(_serve(args))
 
 
 if __name__ == "__main__":
