@@ -437,6 +437,26 @@ def test_only_the_planted_problem_is_reported(reports: dict[str, DomainReport]) 
         assert got == codes, f"{domain}: {problems(reports[domain])}"
 
 
+def test_bulk_lists_split_over_processes_give_the_same_reports(
+        served: tuple[Any, dict[str, str]], reports: dict[str, DomainReport],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailops.audit import runner
+
+    monkeypatch.setattr(runner, "PARALLEL_FROM", 2)  # every list goes to worker processes
+    monkeypatch.setattr(runner, "_CHUNK", 7)  # several chunks per worker, out of order
+    srv, all_zones = served
+    domains = sorted(d for d in reports if d not in SELECTORS_FOR and d in all_zones)
+    anchors = srv.trust_anchor_ds("good.test") + corrupt(srv.trust_anchor_ds("dnssec-bogus.test"))
+    opts = AuditOptions(nameservers=[srv.nameserver], timeout=3,
+                        trust_anchors=parse_trust_anchors(anchors))
+    seen: list[str] = []
+    split = runner.audit(domains, opts, progress=lambda r: seen.append(r.domain))
+    assert [r.domain for r in split] == domains  # input order, whatever finished first
+    assert sorted(seen) == domains
+    for report in split:
+        assert codes_of(report) == codes_of(reports[report.domain]), report.domain
+
+
 def test_a_name_that_does_not_exist_says_so_first(reports: dict[str, DomainReport]) -> None:
     gone = reports["nosuch.mx-none.test"]
     assert gone.findings[0].code == C.DNS_NXDOMAIN
