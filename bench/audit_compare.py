@@ -119,6 +119,8 @@ MESSAGE_CODES: list[tuple[str, str, tuple[str, ...]]] = [
     ("spf", r"mx mechanism points to .* does not have any MX", ("spf.void_term",)),
     ("spf", r"a mechanism points to .* does not have any A", ("spf.void_term",)),
     ("spf", r"ptr mechanism", ("spf.ptr_mechanism",)),
+    ("spf", r"after the all mechanism|multiple all mechanisms|unknown modifier|"
+     r"redirect modifier was ignored|at exp value", ("spf.syntax",)),
     ("spf", r"does not exist", ("spf.void_term", "spf.include_missing")),
     ("dmarc", r"Multiple DMARC", ("dmarc.multiple_records",)),
     ("dmarc", r"sp tag value of none", ("dmarc.subdomain_policy_none",)),
@@ -129,6 +131,8 @@ MESSAGE_CODES: list[tuple[str, str, tuple[str, ...]]] = [
      ("dmarc.external_rua_unauthorized",)),
     ("dmarc", r"rua email address|domain of rua", ("dmarc.rua_no_mx",)),
     ("dmarc", r"DMARC record at the root", ("dmarc.missing",)),
+    ("dmarc", r"size limit", ("dmarc.rua_size_limit",)),
+    ("dmarc", r"more than two rua", ("dmarc.many_rua",)),
     ("dmarc", r".", ("dmarc.syntax",)),  # every other DMARC complaint is about the record
     ("mx", r"null MX record \(RFC 7505\): the domain explicitly", ("mx.null_mx",)),
     ("mx", r"alongside other MX", ("mx.null_mx_mixed",)),
@@ -147,6 +151,7 @@ MESSAGE_CODES: list[tuple[str, str, tuple[str, ...]]] = [
     ("smtp_tls_reporting", r"SMTP TLS Reporting record does not exist", ("tlsrpt.missing",)),
     ("smtp_tls_reporting", r".", ("tlsrpt.syntax",)),
     ("bimi", r"BIMI record does not exist", ("bimi.missing",)),
+    ("bimi", r"without a valid mark certificate", ("bimi.no_certificate",)),
     ("bimi", r"not display|certificate", ("bimi.syntax",)),
     ("bimi", r"tag value|Expected|not a valid", ("bimi.syntax",)),
 ]

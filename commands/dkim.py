@@ -199,7 +199,10 @@ def rotate_cmd(
                               help="Keep the old key this long after the switch before "
                                    "revoking it (0 for at once)."),
     wait_timeout: float = typer.Option(120.0, "--wait-timeout", min=0,
-                                       help="Seconds to wait for the server to show the key."),
+                                       help="Seconds to wait for the servers to show the key."),
+    wait_on: list[str] = typer.Option([], "--wait-on", metavar="IP[:PORT]",
+                                      help="Also wait until this server (a secondary, a "
+                                           "resolver) shows the new key (repeatable)."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, metavar="N",
                                          help="Do at most N steps, then stop (resume later)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; change nothing."),
@@ -220,7 +223,8 @@ def rotate_cmd(
       mailops dkim rotate --domain example.com --new mail2027 --nameserver 192.0.2.53 \\
           --tsig-key-file /etc/mailops/update.key --dry-run
       mailops dkim rotate --domain example.com --old mail2026 --new mail2027 \\
-          --nameserver 192.0.2.53:53 --tsig-key-file update.key --grace 0
+          --nameserver 192.0.2.53:53 --tsig-key-file update.key --grace 0 \\
+          --wait-on 192.0.2.54 --wait-on 198.51.100.53
     """
     from mailops.dkim import keystore
     from mailops.dkim.keys import check_domain, check_selector
@@ -242,7 +246,7 @@ def rotate_cmd(
         domain=domain, old=old, new=new, nameserver=server,
         tsig=read_tsig_file(tsig_key_file) if tsig_key_file else None, zone=zone, ttl=ttl,
         key_type=key_type.value, bits=bits, grace=_grace_seconds(grace),
-        wait_timeout=wait_timeout)
+        wait_timeout=wait_timeout, wait_on=tuple(parse_nameserver(w) for w in wait_on))
 
     def show(outcome: StepOutcome) -> None:
         if not as_json:

@@ -135,3 +135,45 @@ def test_rotation_errors_are_one_line(cli: Cli, home: Path, knot: KnotFactory) -
     no_key = [a for i, a in enumerate(args) if i not in (at - 1, at)]
     res = cli(*no_key)
     assert res.code == 2 and "--tsig-key-file is required" in res.err
+
+
+def _add_txt(srv: Any, selector: str, text: str) -> None:
+    """Put the TXT at SELECTOR._domainkey on `srv` (a secondary catching up)."""
+    update = dns.update.UpdateMessage(
+        "example.test", keyring=dns.tsigkeyring.from_text({srv.tsig_name: srv.tsig_secret}),
+        keyalgorithm=srv.tsig_algorithm)
+    chunks = [text[i:i + 255] for i in range(0, len(text), 255)]
+    update.replace(f"{selector}._domainkey", 3600, "TXT", " ".join(f'"{c}"' for c in chunks))
+    assert dns.query.tcp(update, srv.host, port=srv.port, timeout=5).rcode() == 0
+
+
+def test_wait_on_a_lagging_secondary_holds_the_switch(cli: Cli, home: Path,
+                                                      knot: KnotFactory) -> None:
+    """--wait-on: the switch waits until every named server shows the new key; a server
+    that never does fails the wait (exit 22), and the next run resumes at the wait."""
+    srv, args = _setup(cli, home, knot)
+    zone = (f"@ MX 10 mx\nmx A 127.0.0.1\n"
+            f"s1._domainkey TXT {' '.join(chr(34) + t + chr(34) for t in _txt(srv, 's1'))}\n")
+    secondary = knot({"example.test": zone})
+    at = args.index("--wait-timeout") + 1
+    args[at] = "1"
+    args += ["--wait-on", secondary.nameserver, "--grace", "0"]
+
+    plan = cli.ok(*args, "--dry-run", "--json").json()
+    wait = next(s for s in plan["steps"] if s["step"] == "wait")
+    assert srv.nameserver in wait["detail"] and secondary.nameserver in wait["detail"]
+
+    res = cli(*args)
+    assert res.code == 22, res.err
+    assert len(res.err.splitlines()) == 1
+    assert secondary.nameserver in res.err and "does not answer" in res.err
+    assert srv.nameserver not in res.err  # the primary has it already
+    assert _active(home) == "s1"  # not switched while a server lags
+    s2_txt = json.loads((home / "dkim" / "example.test" / "s2.json").read_text())["txt"]
+    assert _txt(srv, "s2") == [s2_txt] and _txt(secondary, "s2") == []
+
+    _add_txt(secondary, "s2", s2_txt)  # the secondary catches up
+    done = cli.ok(*args, "--json")
+    assert _steps(done) == {"keygen": "recorded", "publish": "recorded", "wait": "done",
+                            "switch": "done", "revoke": "done"}
+    assert _active(home) == "s2"

@@ -35,10 +35,12 @@ async def check_bimi(client: DnsClient, domain: str,
                            "enforcing DMARC policy: providers show no logo", ev,
                            "Publish DMARC with p=quarantine or p=reject."))
     if not parse_tags(records[0]).get("a", "").strip():
-        out.append(info(codes.BIMI_NO_CERTIFICATE, "the BIMI record has no a= mark "
-                        "certificate: Gmail and Apple Mail show the logo only with a "
-                        "VMC or CMC", ev, "Obtain a VMC or CMC for the logo and add "
-                        "a=https://.../certificate.pem to the record."))
+        # a warning, as checkdmarc has it: the record is valid but shows nothing at most
+        # large providers, which is what publishing it was for
+        out.append(warning(codes.BIMI_NO_CERTIFICATE, "the BIMI record has no a= mark "
+                           "certificate: Gmail and Apple Mail show the logo only with a "
+                           "VMC or CMC", ev, "Obtain a VMC or CMC for the logo and add "
+                           "a=https://.../certificate.pem to the record."))
     return out
 
 

@@ -47,6 +47,7 @@ DMARC_NO_RUA = "dmarc.no_rua"
 DMARC_EXTERNAL_RUA_UNAUTHORIZED = "dmarc.external_rua_unauthorized"
 DMARC_RUA_NO_MX = "dmarc.rua_no_mx"
 DMARC_MANY_RUA = "dmarc.many_rua"
+DMARC_RUA_SIZE_LIMIT = "dmarc.rua_size_limit"
 
 DKIM_MISSING = "dkim.missing"
 DKIM_NOT_FOUND = "dkim.not_found"

@@ -162,10 +162,18 @@ def _policy_findings(domain: str, tags: dict[str, str], p: str, sp: str,
             "mail signed or sent from subdomains does not align", ev))
     rua = _uris(tags.get("rua", ""))
     if len(rua) > MAX_RUA:
-        out.append(info(
+        out.append(warning(
             codes.DMARC_MANY_RUA, f"{len(rua)} rua= addresses: some receivers send "
             f"aggregate reports only to the first {MAX_RUA}", ev,
             f"Keep at most {MAX_RUA} rua= addresses."))
+    sized = [u for u in rua if "!" in u]
+    if sized:
+        # valid in RFC 7489 6.4, but DMARCbis drops it: newer reporters ignore the limit,
+        # older ones may cut reports short
+        out.append(warning(
+            codes.DMARC_RUA_SIZE_LIMIT, f"rua= size limit ({', '.join(sized)}): the DMARC "
+            "revision drops !size, so reporters differ (some ignore it, some send "
+            "incomplete reports)", ev, "Remove the !size suffix from the rua= addresses."))
     if not rua:
         out.append(info(
             codes.DMARC_NO_RUA, "no rua= destination: you receive no aggregate reports "

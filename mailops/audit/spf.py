@@ -86,6 +86,13 @@ async def check_spf(client: DnsClient, domain: str, *, null_mx: bool = False) ->
             "Merge them into a single v=spf1 record."))
         return result
     record = result.record = records[0]
+    if not record.startswith("v=spf1"):
+        # RFC 7208 4.5 says "exactly v=spf1"; its ABNF reads case-insensitively, and
+        # receivers differ, so some of them discard this record
+        result.findings.append(_syntax(
+            domain, record, f"the version is written {record.split()[0]!r}: receivers that "
+            "read RFC 7208 4.5 literally (\"exactly v=spf1\") discard the record; write "
+            "v=spf1 in lower case", severity="warning"))
     size = len(record.encode())
     if size > RISKY_RECORD_BYTES:
         why = (f"over {MAX_RECORD_BYTES} the answer may not fit a UDP reply"
@@ -290,11 +297,21 @@ async def _void_check(w: _Walk, domain: str, kind: str, target: str,
 async def _mx_hosts_check(w: _Walk, domain: str, mx: Answer, term: str) -> list[Finding]:
     """The mx mechanism looks up each MX host's addresses: one with none authorises
     nothing, and its lookup is void (checkdmarc counts it too)."""
-    # a null MX has no host; IP-literal hosts are mx.ip_literal's business
-    hosts = [h for h in (r.exchange.to_text(omit_final_dot=True).lower() for r in mx.rdata)
-             if h not in ("", ".") and not _is_ip(h)]
+    # a null MX has no host
+    names = [h for h in (r.exchange.to_text(omit_final_dot=True).lower() for r in mx.rdata)
+             if h not in ("", ".")]
+    hosts = [h for h in names if not _is_ip(h)]
     answers = await asyncio.gather(*(w.dns.query(h, t) for h in hosts for t in ("A", "AAAA")))
     out: list[Finding] = []
+    for literal in (h for h in names if _is_ip(h)):
+        # receivers look the "host" up as a name (RFC 7208 5.4), which finds nothing
+        w.voids += 1
+        w.void_terms.append(f"{domain}: {term} -> MX host {literal} (an IP literal)")
+        out.append(warning(codes.SPF_VOID_TERM, f"{domain}: the SPF term {term} names the "
+                           f"MX host {literal}, an IP address written as a host name: "
+                           "receivers look it up as a name, so it authorises nothing",
+                           [mx.evidence()], f"Use ip4:/ip6: for {literal} and fix the MX "
+                           "records to name a host."))
     for i, host in enumerate(hosts):
         a, aaaa = answers[2 * i], answers[2 * i + 1]
         if a.failed or aaaa.failed:

@@ -28,6 +28,12 @@ async def check_tlsrpt(client: DnsClient, domain: str) -> list[Finding]:
     if problem:
         return [error(codes.TLSRPT_SYNTAX, f"{name}: {problem}", ev, fix)]
     out: list[Finding] = []
+    if not records[0].startswith("v=TLSRPTv1;"):
+        # RFC 8460 3's grammar allows the whitespace, but its discard rule (3.1) speaks
+        # of records that do not begin with "v=TLSRPTv1;", and some senders apply it
+        out.append(warning(codes.TLSRPT_SYNTAX, f"{name}: the record does not begin with "
+                           "exactly \"v=TLSRPTv1;\"; senders that apply RFC 8460 3.1 "
+                           "literally ignore it", ev, fix))
     others = [t for t in answer.texts() if not _RPT.match(t)]
     if others:  # RFC 8460 3: records not starting with v=TLSRPTv1 are discarded
         out.append(info(codes.TLSRPT_SYNTAX, f"{name}: {len(others)} other TXT record(s) "

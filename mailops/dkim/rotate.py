@@ -35,7 +35,7 @@ from mailops.dkim.keys import (
 )
 from mailops.dkim.lookup import Nameserver, query_txt
 from mailops.dkim.tsig import TsigKey
-from mailops.errors import DkimRotateError
+from mailops.errors import DkimError, DkimRotateError
 
 STEPS = ("keygen", "publish", "wait", "switch", "revoke")
 
@@ -56,6 +56,9 @@ class RotationOptions:
     grace: float = 0.0  # seconds between switch and revoke
     wait_timeout: float = 120.0
     poll_interval: float = 1.0
+    # more servers that must show the new key before the switch: secondaries, or the
+    # resolvers receivers use (the primary alone says nothing about what they see)
+    wait_on: tuple[Nameserver, ...] = ()
 
 
 @dataclass
@@ -209,18 +212,22 @@ class Rotation:
 
     def _wait(self, dry_run: bool) -> StepOutcome:
         name = record_name(self.domain, self.new)
-        server = self.opts.nameserver
+        servers = list(dict.fromkeys((self.opts.nameserver, *self.opts.wait_on)))
+        listed = ", ".join(str(s) for s in servers)
         if dry_run:
-            return StepOutcome("wait", "planned", f"wait until {server} answers {name} "
-                               f"with the new key (up to {self.opts.wait_timeout:g} s)")
+            return StepOutcome("wait", "planned", f"wait until {listed} answer{_s(servers)} "
+                               f"{name} with the new key (up to {self.opts.wait_timeout:g} s)")
         text = self._new_txt()
         deadline = time.monotonic() + self.opts.wait_timeout
-        while query_txt(server, name) != [text]:
+        while lagging := [s for s in servers if _answer(s, name) != [text]]:
             if time.monotonic() >= deadline:
-                raise DkimRotateError(f"{server} still does not answer {name} with the new "
-                                      f"key after {self.opts.wait_timeout:g} s")
+                behind = ", ".join(str(s) for s in lagging)
+                raise DkimRotateError(f"{behind} still do{'es' if len(lagging) == 1 else ''} "
+                                      f"not answer {name} with the new key after "
+                                      f"{self.opts.wait_timeout:g} s")
             time.sleep(self.opts.poll_interval)
-        return StepOutcome("wait", "done", f"{server} answers {name} with the new key")
+        return StepOutcome("wait", "done", f"{listed} answer{_s(servers)} {name} with the "
+                           "new key")
 
     def _switch(self, dry_run: bool) -> StepOutcome:
         active = keystore.active_selectors(self.data_dir).get(self.domain)
@@ -260,3 +267,16 @@ class Rotation:
             if parse_tags(text).get("k") == "ed25519":
                 return "ed25519"
         return "rsa"
+
+
+def _s(servers: list[Nameserver]) -> str:
+    return "s" if len(servers) == 1 else ""
+
+
+def _answer(server: Nameserver, name: dns.name.Name) -> list[str] | None:
+    """The TXT strings `server` gives for `name`; None while it cannot be asked (a
+    secondary restarting is "not yet", not a failed rotation)."""
+    try:
+        return query_txt(server, name, timeout=2.0)
+    except DkimError:
+        return None
