@@ -52,7 +52,7 @@ def tui_cmd(
         config = state(ctx).config
         app = MailopsApp(store, poll_interval=poll, saved_searches=config.saved_searches,
                          saved_file=config.paths.data_dir / FILE_NAME,
-                         theme=config.get_str("tui.theme"))
+                         theme=config.get_str("tui.theme"), config=config)
         if serve:
             from mailops.tui.catcher import Catcher  # type: ignore[import-not-found]
 

@@ -233,7 +233,7 @@ async def test_open_reader_headers_raw_and_back(store: Store) -> None:
         assert store.get(30)["read"]
         await pilot.press("h")
         assert "Message-ID: <m30@example.test>" in str(reader.query_one("#reader-text").render())
-        await pilot.press("r")
+        await pilot.press("v")
         assert "Content-Type: multipart/mixed" in str(reader.query_one("#reader-text").render())
         await pilot.press("n")
         await settle(pilot)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -26,6 +26,9 @@ from .saved import SavedSearches
 from .source import Readers
 from .widgets import Sidebar
 
+if TYPE_CHECKING:
+    from mailops.config import Config
+
 
 class MailopsApp(App[None]):
     """The interactive mailbox over one mailops store."""
@@ -34,14 +37,16 @@ class MailopsApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Keys"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
+        Binding("H", "health", "Domain health", show=False),
     ]
 
     def __init__(self, store: Store, *, poll_interval: float = 1.0,
                  saved_searches: dict[str, str] | None = None,
                  saved_file: Path | None = None, catching: str = "",
-                 theme: str = "textual-dark") -> None:
+                 theme: str = "textual-dark", config: Config | None = None) -> None:
         super().__init__()
         self.store = store
+        self.config = config  # the domain-health screen's domains and audit options
         self.readers = Readers(store)  # the workers' connections
         self.poll_interval = poll_interval
         self.saved = SavedSearches(saved_searches or {}, saved_file)
@@ -68,6 +73,15 @@ class MailopsApp(App[None]):
         """The mailbox screen (always at the bottom of the stack)."""
         return next(s for s in self.screen_stack if isinstance(s, MailboxScreen))
 
+    def action_health(self) -> None:
+        """Open the domain-health screen (once: `H` there does nothing)."""
+        # Imported on first use: the audit engine (dnspython, httpx) would add most of
+        # a second to every start of the mailbox.
+        from .health import HealthScreen
+
+        if not any(isinstance(s, HealthScreen) for s in self.screen_stack):
+            self.push_screen(HealthScreen(self.store, self.config))
+
     def action_toggle_theme(self) -> None:
         """Switch between a light and a dark theme."""
         self.theme, self._other_theme = self._other_theme, self.theme
@@ -91,13 +105,19 @@ class MailopsApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette: Textual's commands, the mailbox actions and its folders."""
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Domain health", "Audit results of the configured domains (H)",
+                            self.action_health)
         if not isinstance(screen, MailboxScreen):
             return
         for title, action, help_text in (
                 ("Search", "search", "Focus the search bar (/)"),
                 ("Toggle read", "toggle_read", "Mark the message read or unread (N)"),
                 ("Toggle flag", "toggle_flag", "Flag or unflag the message (F)"),
-                ("Tag", "tag", "Add or remove tags (t)"),
+                ("Compose", "compose", "Write a new message (c)"),
+                ("Reply", "reply", "Reply to the sender (r)"),
+                ("Reply all", "reply_all", "Reply to the sender and every recipient (R)"),
+                ("Forward", "forward", "Forward the message with its attachments (f)"),
+                ("Tag", "tag", "Add or remove tags (+)"),
                 ("Move", "move", "Move the message to a folder (m)"),
                 ("Delete", "delete", "Move the message to the Trash (d)"),
                 ("Undo delete", "undo", "Restore what the last delete moved (u)"),

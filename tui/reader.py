@@ -1,7 +1,7 @@
 """The reader: one message's text, headers, raw source, defects and attachments.
 
 The text is the engine's readable view (`mailops.view.readable`: HTML reduced
-to text, links listed); `h` adds the full header block, `r` switches to the
+to text, links listed); `h` adds the full header block, `v` switches to the
 exact stored bytes, `s` saves the attachments into a folder. The message is
 parsed in a thread worker, so a 25 MB message does not freeze the screen.
 """
@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -26,6 +25,7 @@ from mailops.errors import MailopsError
 from mailops.mime import clean
 from mailops.store import Store
 
+from .compose_keys import ComposeKeys
 from .dialogs import PromptScreen
 from .format import date_cell, size_cell
 from .source import Readers
@@ -44,16 +44,21 @@ class Body(VerticalScroll):
     ]
 
 
-class ReaderScreen(Screen[None]):
+class ReaderScreen(ComposeKeys):
     """One message, full screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q,escape", "back", "Back"),
         Binding("h", "toggle_headers", "Headers"),
-        Binding("r", "toggle_raw", "Raw"),
+        Binding("v", "toggle_raw", "Raw source"),
         Binding("s", "save", "Save attachments"),
         Binding("n", "step(1)", "Next"),
         Binding("p", "step(-1)", "Previous"),
+        # as in the mailbox (mutt's keys); the raw source moved to `v` for it
+        Binding("r", "reply", "Reply", show=False),
+        Binding("R", "reply_all", "Reply all", show=False),
+        Binding("f", "forward", "Forward", show=False),
+        Binding("c", "compose", "Compose", show=False),
     ]
     DEFAULT_CSS = """
     ReaderScreen Body { padding: 0 1; }
@@ -170,6 +175,10 @@ class ReaderScreen(Screen[None]):
                 text.append(f"[{i}] ", style="dim")
                 text.append(link + "\n")
         return text
+
+    def compose_target(self) -> int | None:
+        """The message shown, for a, R and f."""
+        return self.msg_id
 
     def action_back(self) -> None:
         """Back to the mailbox."""

@@ -112,3 +112,9 @@ def run_count(store: Store, domain: str) -> int:
     """How many runs of `domain` are stored."""
     return int(store.db.execute("SELECT count(*) FROM audit_runs WHERE domain = ?",
                                 (domain,)).fetchone()[0])
+
+
+def audited_domains(store: Store) -> list[str]:
+    """Every domain with at least one stored run, sorted (the (domain, id) index)."""
+    return [str(r[0]) for r in store.db.execute(
+        "SELECT DISTINCT domain FROM audit_runs ORDER BY domain")]
