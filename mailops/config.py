@@ -104,6 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
     # Saved searches come from a [tui.saved_searches] table (docs/tui.md).
     Setting("tui.theme", str, "textual-dark",
             "`mailops tui` colours: a Textual theme, e.g. textual-light (Ctrl+T toggles)"),
+    Setting("tui.opener", str, "",
+            "command the TUI opens attachments with (default: xdg-open, or open on macOS)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -62,13 +62,9 @@ def _safe_name(name: str, fallback: str) -> str:
     return base or fallback
 
 
-def save_attachments(raw: bytes, directory: Path) -> list[Path]:
-    """Write every attachment into `directory`; never outside it, never overwriting."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create {directory}: {exc.strerror}") from None
-    saved: list[Path] = []
+def _attachments(raw: bytes) -> list[tuple[Message, str]]:
+    """The attachment leaves with the file name each gets on disk (made safe)."""
+    out: list[tuple[Message, str]] = []
     for number, part in enumerate(_leaves(raw), 1):
         try:
             filename = part.get_filename()
@@ -76,19 +72,46 @@ def save_attachments(raw: bytes, directory: Path) -> list[Path]:
             filename = None
         if not filename and part.get_content_disposition() != "attachment":
             continue
-        name = _safe_name(filename or "", f"part{number}.bin")
-        target = directory / name
-        stem, suffix, n = target.stem, target.suffix, 1
-        while target.exists():
-            target = directory / f"{stem}-{n}{suffix}"
-            n += 1
-        payload = part.get_payload(decode=True)
-        try:
-            target.write_bytes(payload if isinstance(payload, bytes) else b"")
-        except OSError as exc:
-            raise StoreError(f"cannot write {target}: {exc.strerror}") from None
-        saved.append(target)
-    return saved
+        out.append((part, _safe_name(filename or "", f"part{number}.bin")))
+    return out
+
+
+def _write_new(directory: Path, name: str, part: Message) -> Path:
+    """Write a part's decoded content as `name` in `directory`, never overwriting."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {directory}: {exc.strerror}") from None
+    target = directory / name
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists():
+        target = directory / f"{stem}-{n}{suffix}"
+        n += 1
+    payload = part.get_payload(decode=True)
+    try:
+        target.write_bytes(payload if isinstance(payload, bytes) else b"")
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror}") from None
+    return target
+
+
+def save_attachments(raw: bytes, directory: Path) -> list[Path]:
+    """Write every attachment into `directory`; never outside it, never overwriting."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {directory}: {exc.strerror}") from None
+    return [_write_new(directory, name, part) for part, name in _attachments(raw)]
+
+
+def save_attachment(raw: bytes, index: int, directory: Path) -> Path:
+    """Write attachment `index` (1-based, in the order the reader lists them) into
+    `directory`, e.g. to hand it to an opener."""
+    found = _attachments(raw)
+    if not 1 <= index <= len(found):
+        raise NotFoundError(f"no attachment {index}: this message has {len(found)}")
+    part, name = found[index - 1]
+    return _write_new(directory, name, part)
 
 
 def readable(row: MessageRow, raw: bytes) -> dict[str, Any]:

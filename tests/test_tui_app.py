@@ -262,6 +262,40 @@ async def test_save_attachments_from_the_reader(store: Store, tmp_path: Path) ->
 
 
 @sync
+async def test_open_attachment_with_the_configured_opener(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`o` hands the attachment, written to a private folder, to `tui.opener` (a
+    script here standing in for xdg-open), detached from the terminal."""
+    record = tmp_path / "opened"
+    script = tmp_path / "opener"
+    script.write_text(f"#!/bin/sh\ncp \"$1\" {record}.tmp && mv {record}.tmp {record}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("MAILOPS_TUI_OPENER", str(script))
+    app = MailopsApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("o")
+        for _ in range(100):  # the opener runs on its own; wait for its copy
+            if record.exists():
+                break
+            await asyncio.sleep(0.05)
+    assert record.read_bytes() == b"%PDF-1.4 test\n"
+
+    monkeypatch.setenv("MAILOPS_TUI_OPENER", str(tmp_path / "missing-viewer"))
+    app = MailopsApp(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        notes = [str(n.message) for n in app._notifications]
+        assert any("missing-viewer not found" in n for n in notes), notes
+
+
+@sync
 async def test_tag_flag_and_read_toggles(store: Store) -> None:
     app = MailopsApp(store)
     async with app.run_test(size=SIZE) as pilot:

@@ -34,6 +34,12 @@ from .widgets import KeyBar
 _RAW_SHOWN = 1 << 20  # bytes of raw source drawn; the rest is one `show --raw` away
 
 
+
+def attachment_parts(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parts listed as attachments, numbered from 1 in this order (as
+    `mailops.view.save_attachment` counts them)."""
+    return [p for p in view["parts"] if p["filename"] or p["disposition"] == "attachment"]
+
 class Body(VerticalScroll):
     """The scrolling text of the reader."""
 
@@ -52,6 +58,7 @@ class ReaderScreen(ComposeKeys):
         Binding("h", "toggle_headers", "Headers"),
         Binding("v", "toggle_raw", "Raw source"),
         Binding("s", "save", "Save attachments"),
+        Binding("o", "open_attachment", "Open attachment"),
         Binding("n", "step(1)", "Next"),
         Binding("p", "step(-1)", "Previous"),
         # as in the mailbox (mutt's keys); the raw source moved to `v` for it
@@ -162,8 +169,7 @@ class ReaderScreen(ComposeKeys):
         if view["defects"]:
             text.append("Parse defects: ", style="bold yellow")
             text.append("; ".join(view["defects"]) + "\n", style="yellow")
-        parts = [p for p in view["parts"] if p["filename"] or p["disposition"] == "attachment"]
-        for part in parts:
+        for part in attachment_parts(view):
             text.append("Attachment: ", style="bold")
             text.append(f"{part['filename'] or 'part ' + str(part['number'])}"
                         f" ({part['content_type']}, {size_cell(part['size'])})\n")
@@ -227,3 +233,42 @@ class ReaderScreen(ComposeKeys):
 
         self.app.push_screen(PromptScreen("Save attachments to folder",
                                           str(Path.cwd() / "attachments")), done)
+
+    def action_open_attachment(self) -> None:
+        """Open an attachment with the system's opener (asks which when there are several)."""
+        msg = self.loaded
+        count = len(attachment_parts(msg.view)) if msg is not None and msg.view else 0
+        if msg is None or not count:
+            self.notify("This message has no attachments", severity="warning")
+            return
+        raw = msg.raw
+
+        def chosen(answer: str | None) -> None:
+            if answer is None or not answer.strip():
+                return
+            if not answer.strip().isdigit():
+                self.notify(f"Give a number from 1 to {count}", severity="error")
+                return
+            self._open(raw, int(answer))
+
+        if count == 1:
+            self._open(raw, 1)
+        else:
+            self.app.push_screen(PromptScreen(f"Open attachment (1-{count})", "1"), chosen)
+
+    def _open(self, raw: bytes, index: int) -> None:
+        import tempfile
+
+        from mailops.view import save_attachment
+
+        from .compose import app_config
+        from .opener import open_file
+
+        try:
+            # A private folder per open: the viewer may read the file after we return.
+            path = save_attachment(raw, index, Path(tempfile.mkdtemp(prefix="mailops-open-")))
+            open_file(path, app_config(self.app).get_str("tui.opener"))
+        except MailopsError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        self.notify(f"Opened {path.name}")
