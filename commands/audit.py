@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -59,8 +60,8 @@ def audit_cmd(
                                      help="Read domains from FILE (one per line, # comments; "
                                      "- for stdin)."),
     nameserver: list[str] = typer.Option(None, "--nameserver", metavar="IP[:PORT]",
-                                         help="Ask this resolver (repeatable; default: the "
-                                         "system's)."),
+                                         help="Ask this resolver (repeatable; default: "
+                                         "audit.nameservers, else the system's)."),
     selector: list[str] = typer.Option(None, "--selector", metavar="NAME",
                                        help="DKIM selector to check (repeatable; common "
                                        "selectors are probed too)."),
@@ -75,24 +76,26 @@ def audit_cmd(
                                       help="Also write a JUnit XML report for CI."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="Print nothing unless a finding is at or above --fail-on."),
-    timeout: float = typer.Option(5.0, "--timeout", min=0.1, metavar="SECONDS",
-                                  help="Give up on one DNS lookup after this long."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+                                         help="Give up on one DNS lookup after this long "
+                                         "(default: audit.timeout, 5)."),
     concurrency: int = typer.Option(100, "--concurrency", min=1, metavar="N",
                                     help="DNS queries (and domains) in flight at once."),
     trust_anchor: Path | None = typer.Option(None, "--trust-anchor", metavar="FILE",
                                              help="DS or DNSKEY records (zone-file format) "
-                                             "to validate DNSSEC from (default: the root's)."),
+                                             "to validate DNSSEC from (default: "
+                                             "audit.trust_anchor, else the root's)."),
     no_dnssec: bool = typer.Option(False, "--no-dnssec", help="Skip the DNSSEC checks."),
     dnsbl: list[str] = typer.Option(None, "--dnsbl", metavar="ZONE",
                                     help="Look MX addresses up in this DNS blocklist "
-                                    "(repeatable; none by default)."),
+                                    "(repeatable; default: audit.dnsbl, none)."),
     no_dkim_probe: bool = typer.Option(False, "--no-dkim-probe",
                                        help="Check only the --selector names, not the "
                                        "common DKIM selectors."),
-    smtp: bool = typer.Option(True, "--smtp/--no-smtp",
-                              help="Probe each MX host over SMTP (port 25): banner, "
-                              "STARTTLS, certificate, open relay. On by default; "
-                              "--no-smtp skips it."),
+    smtp: bool | None = typer.Option(None, "--smtp/--no-smtp",
+                                     help="Probe each MX host over SMTP (port 25): banner, "
+                                     "STARTTLS, certificate, open relay. On unless "
+                                     "--no-smtp or audit.smtp = false."),
     changed: bool = typer.Option(False, "--changed",
                                  help="Report only what changed since each domain's "
                                  "last stored run."),
@@ -106,16 +109,15 @@ def audit_cmd(
                               help="With --history: the N most recent runs."),
 ) -> None:
     from mailops.audit import (
-        AuditOptions,
         Severity,
         audit,
         load_trust_anchors,
-        normalize_domain,
         read_domain_file,
         unknown_codes,
         write_junit,
     )
-    from mailops.errors import AuditError, ConfigError, UsageError
+    from mailops.audit.health import options_from_config
+    from mailops.errors import AuditError, UsageError
 
     if history is not None:
         if domains or file is not None or changed:
@@ -132,19 +134,19 @@ def audit_cmd(
     for code in unknown_codes(codes):
         err(f"warning: --ignore {code} matches no known finding code")
     config = state(ctx).config
-    try:
-        per_domain = {normalize_domain(d): s for d, s in config.audit_domains.items()}
-    except UsageError as exc:  # a bad name in the file is a config problem (exit 3)
-        raise ConfigError(f"{config.audit_domains_source}: audit.domains: {exc.message}"
-                          ) from None
-    options = AuditOptions(nameservers=list(nameserver or []),
-                           selectors=[*(selector or []), *config.get_list("audit.selectors")],
-                           domain_selectors=per_domain,
-                           timeout=timeout, concurrency=concurrency, ignore=codes,
-                           probe_selectors=not no_dkim_probe, dnssec=not no_dnssec,
-                           trust_anchors=load_trust_anchors(trust_anchor),
-                           dnsbl_zones=[z.strip(".") for z in dnsbl or [] if z.strip(".")],
-                           smtp=smtp)
+    # The [audit] settings (file, then MAILOPS_AUDIT_*) are the defaults; flags win.
+    base = options_from_config(config)
+    options = dataclasses.replace(
+        base, nameservers=list(nameserver) if nameserver else base.nameservers,
+        selectors=[*(selector or []), *base.selectors],
+        timeout=timeout if timeout is not None else base.timeout,
+        concurrency=concurrency, ignore=codes, probe_selectors=not no_dkim_probe,
+        dnssec=base.dnssec and not no_dnssec,
+        trust_anchors=(load_trust_anchors(trust_anchor) if trust_anchor is not None
+                       else base.trust_anchors),
+        dnsbl_zones=([z.strip(".") for z in dnsbl if z.strip(".")] if dnsbl
+                     else base.dnsbl_zones),
+        smtp=smtp if smtp is not None else base.smtp)
     level = Severity(fail_on.value)
     # Opened before the audit: a store that cannot open (a missing key) fails fast.
     db = open_store(ctx) if store or changed else None

@@ -92,15 +92,15 @@ SETTINGS: tuple[Setting, ...] = (
             "DKIM selectors `mailops audit` checks for every domain, besides --selector"),
     Setting("audit.keep_runs", int, 1000,
             "stored `mailops audit` runs kept per domain, newest first (0: all)"),
-    # How the TUI's domain-health screen re-runs the audit (`mailops audit` takes flags).
+    # Defaults of `mailops audit` and of the TUI's domain-health re-runs; flags win.
     Setting("audit.nameservers", list, [],
-            "resolvers (IP[:PORT]) the TUI's domain-health re-runs ask (default: the system's)"),
-    Setting("audit.timeout", int, 5, "seconds one DNS lookup may take in the TUI's re-runs"),
-    Setting("audit.smtp", bool, True, "the TUI's re-runs probe each MX host over SMTP"),
-    Setting("audit.dnssec", bool, True, "the TUI's re-runs check DNSSEC"),
+            "resolvers (IP[:PORT]) audits ask (default: the system's)"),
+    Setting("audit.timeout", int, 5, "seconds one DNS lookup of an audit may take"),
+    Setting("audit.smtp", bool, True, "audits probe each MX host over SMTP"),
+    Setting("audit.dnssec", bool, True, "audits check DNSSEC"),
     Setting("audit.trust_anchor", str, None,
-            "file of DS/DNSKEY records the TUI's re-runs trust (default: the root's)"),
-    Setting("audit.dnsbl", list, [], "DNS blocklist zones the TUI's re-runs look MX hosts up in"),
+            "file of DS/DNSKEY records audits trust (default: the root's)"),
+    Setting("audit.dnsbl", list, [], "DNS blocklist zones audits look MX hosts up in"),
     # Saved searches come from a [tui.saved_searches] table (docs/tui.md).
     Setting("tui.theme", str, "textual-dark",
             "`mailops tui` colours: a Textual theme, e.g. textual-light (Ctrl+T toggles)"),

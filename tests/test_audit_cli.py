@@ -92,3 +92,19 @@ def test_usage_and_operational_errors_exit_2(cli: Cli, args: list[str], needle: 
     assert res.code == 2, res.err
     lines = res.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mailops: error: ") and needle in lines[0]
+
+
+def test_audit_settings_in_the_config_are_the_defaults(cli: Cli, ns: str, home: Path) -> None:
+    """[audit] nameservers, smtp and timeout from the config file apply without flags;
+    a flag still wins (here --nameserver at a dead port: a lookup failure, exit 1)."""
+    (home / "config.toml").write_text(
+        f'[audit]\nnameservers = ["{ns}"]\nsmtp = false\ntimeout = 2\n')
+    res = cli("audit", "ok.test", "weak.test", "--json")
+    assert res.code == 0, res.err
+    data = res.json()
+    assert "dmarc.policy_none" in codes(data[1])
+    assert not any(c.startswith("smtp.") for d in data for c in codes(d))  # smtp = false
+    probed = cli("audit", "ok.test", "--smtp", "--timeout", "1", "--json")  # the flag wins
+    assert any(c.startswith("smtp.") for c in codes(probed.json()[0])), probed.out
+    dead = cli("audit", "ok.test", "--nameserver", "127.0.0.1:9", "--timeout", "0.5", "--json")
+    assert dead.code == 1 and "dns.lookup_failed" in codes(dead.json()[0])
