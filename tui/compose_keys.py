@@ -24,8 +24,10 @@ class ComposeKeys(Screen[None]):
     store: Store
 
     def compose_target(self) -> int | None:
-        """The message r, R and f apply to (None: tell the user why)."""
-        raise NotImplementedError
+        """The message r, R and f apply to (None: tell the user why). The mailbox
+        and the reader say which; a screen without messages has none."""
+        self.notify("No message to answer here", severity="warning")
+        return None
 
     def after_compose(self) -> None:
         """Called when the compose screen closes (a draft or "sent" may have changed)."""
