@@ -314,11 +314,13 @@ def test_grades_domains_and_options(home: Path) -> None:
         options_from_config(load_config(str(home), environ=env))
 
 
-
-def test_mailbox_start_does_not_load_the_audit_engine() -> None:
-    # dnspython and httpx cost most of a second: only opening the screen pays for them.
+def test_mailbox_start_does_not_load_the_audit_engine_or_compose() -> None:
+    # dnspython and httpx cost most of a second, the compose path (email, send) about a
+    # tenth: only opening those screens pays for them.
+    lazy = ("mailops.tui.compose", "mailops.drafts", "mailops.reply", "mailops.send")
     code = ("import sys\nimport mailops.tui.app\n"
-            "print(sorted(m for m in sys.modules if m.startswith('mailops.audit')))")
+            f"print(sorted(m for m in sys.modules if m.startswith('mailops.audit') "
+            f"or m in {lazy!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

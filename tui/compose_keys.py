@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
-from mailops import drafts, reply
-from mailops.compose import Draft
 from mailops.errors import MailopsError
 from mailops.store import Store
 
-from .compose import ComposeScreen, app_config
+if TYPE_CHECKING:
+    from mailops.compose import Draft
+
+# The compose screen, mailops.reply and mailops.drafts (the email package, the send
+# path) are imported on the first c/r/R/f: every TUI start would pay for them.
 
 
 class ComposeKeys(Screen[None]):
@@ -35,15 +38,25 @@ class ComposeKeys(Screen[None]):
     def open_compose(self, draft: Draft, *, draft_id: int | None = None,
                      replying_to: int | None = None, workdir: Path | None = None) -> None:
         """Push the compose screen."""
+        from .compose import ComposeScreen
+
         screen = ComposeScreen(self.store, draft, draft_id=draft_id, replying_to=replying_to,
                                workdir=workdir)
         self.app.push_screen(screen, lambda _: self.after_compose())
 
     def action_compose(self) -> None:
         """A new message."""
+        from mailops.compose import Draft
+
+        from .compose import app_config
+
         self.open_compose(Draft(sender=app_config(self.app).get_str("send.from")))
 
     def _respond(self, kind: str) -> None:
+        from mailops import reply
+
+        from .compose import app_config
+
         msg_id = self.compose_target()
         if msg_id is None:
             return
@@ -75,6 +88,8 @@ class ComposeKeys(Screen[None]):
 
     def edit_draft(self, msg_id: int) -> None:
         """Open a stored draft in the compose screen."""
+        from mailops import drafts
+
         workdir = Path(tempfile.mkdtemp(prefix="mailops-compose-"))
         try:
             draft = drafts.load(self.store, msg_id, workdir)

@@ -27,7 +27,6 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from mailops.drafts import is_draft
 from mailops.errors import MailopsError
 from mailops.query import And, Node, QuerySyntaxError, parse
 from mailops.store import Store
@@ -276,6 +275,8 @@ class MailboxScreen(SearchControl, Changes, Ordering, PreviewControl, ComposeKey
 
     def on_message_list_opened(self, msg: MessageList.Opened) -> None:
         """Open the reader (and mark the message read); a conversation's thread."""
+        from mailops.drafts import is_draft  # lazily: it brings the compose path
+
         from .reader import ReaderScreen
 
         if is_threads(self.sort):
