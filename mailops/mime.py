@@ -59,10 +59,11 @@ class _TolerantRegistry(HeaderRegistry):
         return cls
 
     def __call__(self, name: str, value: str) -> BaseHeader:
-        # With a memo (summarize's parser), each header is parsed once per message:
+        # With a memo (summarize's parser), each header value is parsed once:
         # policy.default re-parses it on every read, and the feed parser and the
         # part accessors read Content-Type ~15 times for a typical multipart
-        # message. Header objects are immutable, and the memo lives for one call.
+        # message. Header objects are immutable, so the memo is kept across
+        # messages (bounded: see summarize).
         memo: dict[tuple[str, str], BaseHeader] | None = (
             getattr(self._memo, "headers", None) if self._memo is not None else None)
         if memo is not None and (hit := memo.get((name, value))) is not None:
@@ -83,9 +84,13 @@ class _TolerantRegistry(HeaderRegistry):
 
 _POLICY = policy.default.clone(header_factory=_TolerantRegistry())
 _PARSER = BytesParser(policy=_POLICY)
-# summarize() parses with its own memoizing factory; the memo is per thread and
-# per call, so no header object outlives the summary or crosses threads.
+# summarize() parses with its own memoizing factory; the memo is per thread, so
+# no header object crosses threads.
 _SUMMARY_MEMO = threading.local()
+# The caches behind that memo, per thread; each is emptied when it reaches
+# _CACHE_MAX entries (a few MB: header objects hold their parse trees).
+_KEPT = threading.local()
+_CACHE_MAX = 2048
 _SUMMARY_POLICY = policy.default.clone(header_factory=_TolerantRegistry(_SUMMARY_MEMO))
 _SUMMARY_PARSER = BytesParser(policy=_SUMMARY_POLICY)
 _MAX_INDEXED_TEXT = 1_000_000  # characters of body text fed to the index per message
@@ -213,6 +218,12 @@ def _header_object(name: str, raw: str) -> Any:
     return _SUMMARY_POLICY.header_fetch_parse(name, raw)
 
 
+def _results() -> dict[tuple[str, str, str], Any] | None:
+    """summarize's cache of slow-path header results, or None outside summarize."""
+    cache: dict[tuple[str, str, str], Any] | None = getattr(_SUMMARY_MEMO, "results", None)
+    return cache
+
+
 def _header(heads: RawHeaders, name: str, defects: list[str]) -> str | None:
     """The first occurrence of a header as text (unstructured or Message-ID)."""
     found = heads.get(name.lower())
@@ -222,6 +233,21 @@ def _header(heads: RawHeaders, name: str, defects: list[str]) -> str | None:
     text = _unfold(raw)
     if _plain(text) and (name.lower() != "message-id" or _SIMPLE_MSGID.fullmatch(text)):
         return clean(text)
+    # The slow path's result depends on (name, written name, raw value) only, and
+    # encoded subjects and names repeat across messages (replies, the same senders).
+    cache, key = _results(), (name, written, raw)
+    if cache is not None and (hit := cache.get(key)) is not None:
+        defects.extend(hit[1])
+        return hit[0]  # type: ignore[no-any-return]
+    mine: list[str] = []
+    result = _slow_header(name, written, raw, mine)
+    defects.extend(mine)
+    if cache is not None:
+        cache[key] = (result, tuple(mine))
+    return result
+
+
+def _slow_header(name: str, written: str, raw: str, defects: list[str]) -> str | None:
     try:
         value = _header_object(written, raw)
     except Exception as exc:  # the header folder/decoder raises on some junk
@@ -263,6 +289,68 @@ def _simple_addresses(text: str) -> list[str] | None:
 
 def _addresses(heads: RawHeaders, name: str, defects: list[str]) -> list[str]:
     """Every address in every occurrence of a header, as 'Name <addr>' or 'addr'."""
+    found = heads.get(name.lower(), ())
+    if len(found) == 1:
+        simple = _simple_addresses(_unfold(found[0][1]))
+        if simple is not None:
+            return [clean(a) for a in simple]
+        # The common slow case (one header with encoded words): cached by raw value.
+        cache, key = _results(), (name, found[0][0], found[0][1])
+        if cache is not None and (hit := cache.get(key)) is not None:
+            defects.extend(hit[1])
+            return list(hit[0])
+        mine: list[str] = []
+        split = _split_addresses(_unfold(found[0][1]))
+        result = split if split is not None else _slow_addresses(heads, name, mine)
+        defects.extend(mine)
+        if cache is not None:
+            cache[key] = (tuple(result), tuple(mine))
+        return result
+    return _slow_addresses(heads, name, defects)
+
+
+# Characters that make a list's commas ambiguous (quoting, comments, groups, literals),
+# once its simple quoted strings (no comma, backslash or line end) are taken out.
+_UNSPLITTABLE = re.compile(r'["()\\:;\[\]]')
+_SIMPLE_QUOTED = re.compile(r'"[^"\\,\r\n]*"')
+_NOT_ONE_MAILBOX = ""  # cached: this item does not parse alone as one clean mailbox
+
+
+def _split_addresses(text: str) -> list[str] | None:
+    """The addresses of a list whose items are plain mailboxes with encoded words
+    (`=?utf-8?q?Zo=C3=AB?= <z@x.test>, Bob <b@y.test>`), each item parsed alone by
+    the header object and cached: the same people recur in different lists. None
+    unless every item parses alone as exactly one mailbox without defects (then
+    the whole list gives the same addresses: tests/test_mime_fast.py)."""
+    cache = _results()
+    if cache is None or not text.isascii() or _UNSPLITTABLE.search(
+            _SIMPLE_QUOTED.sub("", text) if '"' in text else text):
+        return None
+    out: list[str] = []
+    for item in text.split(","):
+        item = item.strip(" \t")
+        if not item:
+            return None  # empty items: the list parser's business
+        key = ("<mailbox>", "", item)
+        found = cache.get(key)
+        if found is None:
+            found = _NOT_ONE_MAILBOX
+            try:
+                value = _header_object("To", item)
+                if not isinstance(value, _TextHeader) and not value.defects:
+                    mailboxes = value.addresses
+                    if len(mailboxes) == 1 and mailboxes[0].addr_spec:
+                        found = clean(str(mailboxes[0]))
+            except Exception:
+                found = _NOT_ONE_MAILBOX
+            cache[key] = found
+        if found == _NOT_ONE_MAILBOX:
+            return None
+        out.append(found)
+    return out
+
+
+def _slow_addresses(heads: RawHeaders, name: str, defects: list[str]) -> list[str]:
     values: list[list[str] | Any] = []
     try:
         for written, raw in heads.get(name.lower(), ()):
@@ -343,20 +431,135 @@ def _part_text(part: Message, defects: list[str]) -> str:
     return ""
 
 
+def _kept(name: str) -> dict[Any, Any]:
+    """One of this thread's caches that outlive a summarize call, emptied when full."""
+    cache: dict[Any, Any] | None = getattr(_KEPT, name, None)
+    if cache is None or len(cache) >= _CACHE_MAX:
+        cache = {}
+        setattr(_KEPT, name, cache)
+    return cache
+
+
 def summarize(raw: bytes) -> Parsed:
     """Extract headers, body text, attachment names and defects from raw bytes."""
-    _SUMMARY_MEMO.headers = {}
+    # Header objects and slow-path header results are kept across calls: the same
+    # Content-Type values, senders and encoded names recur from message to message.
+    _SUMMARY_MEMO.headers = _kept("headers")
+    _SUMMARY_MEMO.results = _kept("results")
     try:
         return _summarize(raw)
     finally:
-        _SUMMARY_MEMO.headers = None
+        _SUMMARY_MEMO.headers = _SUMMARY_MEMO.results = None
 
 
-def _summarize(raw: bytes) -> Parsed:
+# -- long base64 bodies ------------------------------------------------------------
+#
+# The feed parser handles a message line by line in Python: a 2 MB attachment is
+# ~27,000 lines and ~90% of its parse time, yet the summary needs only the part's
+# headers and decoded size. So a big message is parsed with the middle of each long
+# run of base64 lines left out (`_slim`), by the same stdlib parser, and the result
+# is used only when the parse itself shows that nothing the summary keeps could
+# change (see _summarize_parsed): each gap lies inside one leaf part's payload, that
+# part is base64 without defects and gives no indexed text; its size is then put
+# back (every 4 characters left out decode to 3 bytes). Otherwise the whole message
+# is parsed as before. tests/test_mime_slim.py and tests/test_import_equivalence.py
+# pin slim == whole.
+
+_SLIM_FROM = 64 * 1024  # messages smaller than this are always parsed whole
+_SLIM_MIN_CUT = 16 * 1024  # bytes of base64 lines worth leaving out
+# Base64 alphabet -> "a", line ends kept, anything else -> "." (for C-speed finds).
+_B64_CLASS = bytes(
+    ord("a") if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/") else
+    c if chr(c) in "\r\n" else ord(".") for c in range(256))
+_B64_PROBE = b"a" * 60  # no line of prose has 60 base64 characters in a row
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """Lines left out of a message: the kept lines around the gap, and how much
+    the left-out lines decode to."""
+
+    around: str  # the line before the gap (with its line end) + the line after it
+    decoded: int  # bytes the left-out base64 characters decode to
+
+
+def _line_at(t: bytes, start: int, end: int) -> int:
+    """The end (after its newline) of the line starting at `start`, or -1."""
+    nl = t.find(b"\n", start, end)
+    return -1 if nl < 0 else nl + 1
+
+
+def _slim(raw: bytes, min_cut: int = _SLIM_MIN_CUT) -> tuple[bytes, list[_Cut]]:
+    """`raw` without the middle lines of its long base64 runs, and what was cut.
+
+    Only whole, non-blank lines of base64 characters are left out (no "=", so no
+    padding; a multiple of 4 characters in all), between a kept head line and a
+    kept tail line, so the part decodes (or fails to) exactly as before.
+    """
+    t = raw.translate(_B64_CLASS)
+    pieces: list[bytes] = []
+    cuts: list[_Cut] = []
+    pos = kept = 0
+    while (hit := t.find(_B64_PROBE, pos)) >= 0:
+        end = t.find(b".", hit)
+        end = len(t) if end < 0 else end
+        pos = end
+        head = t.rfind(b"\n", kept, hit) + 1  # the line the run starts in is kept
+        if head < kept:
+            continue
+        head_end = _line_at(t, head, end)
+        tail_end = t.rfind(b"\n", head_end, end) + 1  # after the last whole line
+        tail = head_end
+        while head_end > 0 and tail_end > head_end:
+            tail = t.rfind(b"\n", head_end - 1, tail_end - 1) + 1
+            if t[tail:tail_end].strip(b"\r\n"):
+                break  # the last whole non-blank line is kept too
+            tail_end = tail
+        # (Searched in place: a copy of a 2 MB run costs more than the searches.)
+        if (head_end <= 0 or tail - head_end < min_cut or t[head_end] in b"\r\n"
+                or t.find(b"\n\n", head_end, tail) >= 0
+                or t.find(b"\n\r\n", head_end, tail) >= 0):
+            continue
+        returns = t.count(b"\r", head_end, tail)
+        if returns and returns != t.count(b"\r\n", head_end, tail):
+            continue  # a lone CR ends a line for the parser: could make a blank one
+        chars = tail - head_end - t.count(b"\n", head_end, tail) - returns
+        if chars % 4:
+            continue
+        around = raw[head:head_end] + raw[tail:tail_end].rstrip(b"\r\n")
+        pieces.append(raw[kept:head_end])
+        kept = tail
+        cuts.append(_Cut(around.decode("ascii", "surrogateescape"), chars // 4 * 3))
+    if not cuts:
+        return raw, []
+    pieces.append(raw[kept:])
+    slim = b"".join(pieces)
+    if any(slim.count(c.around.encode("ascii", "surrogateescape")) != 1 for c in cuts):
+        return raw, []  # a gap must be found in one place only
+    return slim, cuts
+
+
+def _summarize(raw: bytes, slim_from: int | None = _SLIM_FROM,
+               min_cut: int = _SLIM_MIN_CUT) -> Parsed:
+    """summarize without the memo; `slim_from=None` always parses the whole message."""
+    if slim_from is not None and len(raw) >= slim_from:
+        slim, cuts = _slim(raw, min_cut)
+        if cuts:
+            out = _summarize_parsed(slim, cuts)
+            if out is not None:
+                return out
+    whole = _summarize_parsed(raw, [])
+    assert whole is not None  # only a cut can be refused
+    return whole
+
+
+def _summarize_parsed(raw: bytes, cuts: list[_Cut]) -> Parsed | None:
     out = Parsed()
     try:
         msg = _SUMMARY_PARSER.parsebytes(raw)
     except Exception as exc:  # defensive: the stdlib parser is meant not to raise
+        if cuts:
+            return None
         out.defects.append(f"unparseable: {type(exc).__name__}")
         return out
     d = out.defects
@@ -381,7 +584,7 @@ def _summarize(raw: bytes) -> Parsed:
         d.append(f"header X-Tags: {type(exc).__name__}")
     _date(heads, out)
     texts: list[str] = []
-    number = 0
+    number = found = 0
     for part in msg.walk():
         if part.is_multipart():
             continue
@@ -395,6 +598,16 @@ def _summarize(raw: bytes) -> Parsed:
         disposition = part.get_content_disposition()
         payload = part.get_payload(decode=True)
         size = len(payload) if isinstance(payload, bytes) else 0
+        if cuts:
+            inside = _cuts_inside(part, cuts)
+            if inside:
+                indexed = not (filename or disposition == "attachment") and ctype in (
+                    "text/plain", "text/html")
+                if (indexed or part.defects or not isinstance(payload, bytes)
+                        or str(part.get("content-transfer-encoding", "")).lower() != "base64"):
+                    return None
+                size += sum(c.decoded for c in inside)
+                found += len(inside)
         # A malformed Content-Type can come back as raw header text, controls included.
         out.parts.append(Part(number, clean(ctype), filename, size,
                               clean(disposition) if disposition else None))
@@ -411,10 +624,20 @@ def _summarize(raw: bytes) -> Parsed:
             if not texts:  # prefer the plain alternative when there is one
                 # cleaned again: character references (&#27;) can spell controls
                 texts.append(clean(html_to_text(_part_text(part, d))[0]))
+    if found != len(cuts):
+        return None  # a gap outside every leaf's payload (a preamble, say): parse whole
     out.text = "\n".join(texts)[:_MAX_INDEXED_TEXT]
     # The same defect can repeat per part; keep the first occurrence of each.
     out.defects = list(dict.fromkeys(out.defects))
     return out
+
+
+def _cuts_inside(part: Message, cuts: list[_Cut]) -> list[_Cut]:
+    """The cuts whose gap is inside this leaf part's (undecoded) payload."""
+    text = part.get_payload()
+    if not isinstance(text, str):
+        return []
+    return [c for c in cuts if c.around in text]
 
 
 def now_iso() -> str:

@@ -14,6 +14,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ _SLIM_KEEP = 4 << 20  # base64 kept per long run for indexing (> 1M characters o
 # A long run of base64 lines: an attachment (or a huge encoded body). One character
 # class, not a repeated line group: SRE would keep state for every repetition.
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=\r\n]{%d,}" % _SLIM_KEEP)
+_BULK_WAL_PAGES = 10_000  # WAL pages between checkpoints during a bulk import
 _BLOB_COPY_MAX = 1 << 20  # compressed bodies above this are written with blob I/O
 _LIST_COLUMNS = (
     "m.id, m.message_id, m.date, m.received_at, m.from_addr, m.to_addrs, m.cc_addrs, "
@@ -297,6 +299,18 @@ class Store:
         """Store messages already parsed (import): raw, summary and index at once."""
         ids = self.add_prepared([prepare(item, parsed, self._cctx) for item, parsed in items])
         return [i for i in ids if i is not None]
+
+    @contextmanager
+    def bulk_writes(self, wal_pages: int = _BULK_WAL_PAGES) -> Iterator[None]:
+        """Checkpoint the WAL less often while a bulk import writes (every checkpoint
+        syncs the database file: at the default 1,000 pages, one per ~4 MB written).
+        Each commit is exactly as durable as before; the WAL grows to ~40 MB."""
+        old = int(self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {int(wal_pages)}")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {old}")
 
     def add_prepared(self, items: Sequence[Prepared], *,
                      skip_stored: bool = False) -> list[int | None]:
