@@ -26,10 +26,14 @@ Then, for each typical query, the first page of 50 newest-first:
     uv run python bench/search.py --messages 1000000 --no-notmuch
 
 With --store PATH, an existing store is measured: the queries (plus the TUI's tag, folder and
-no-match cases) run against an existing store, engine only, and --plans prints
-`EXPLAIN QUERY PLAN` for each (open it writable once first so migrations apply):
+no-match cases, and terms of several densities) run against an existing store, engine only,
+then the TUI's path (`listing.page`, 100 rows, scope `-folder:Trash`) and its count; --plans
+prints `EXPLAIN QUERY PLAN` for each (for a two-stage page, `querysql.two_stage`, the walk's
+plan and the match its chunks are tested against). Open the store writable once first so
+migrations apply:
 
     uv run python bench/search.py --store /tmp/qp/mailops.db --plans
+    uv run python bench/search.py --store /tmp/qp/mailops.db --walk   # the threshold
     uv run python bench/search.py --store /tmp/qp/real/mailops.db --messages 200000
 (the second fills /tmp/qp/real/mailops.db with the corpus first if it does not exist)
 """
@@ -55,7 +59,8 @@ from _harness import machine, temp_dir
 from corpus import Message, messages, messages_shard, write_maildir
 
 from mailops.mime import Parsed
-from mailops.store import Incoming, Store
+from mailops.query import And, parse
+from mailops.store import Incoming, Store, listing, querysql
 from mailops.store.querysql import planning
 from mailops.store.search import compile_text
 from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
@@ -81,7 +86,21 @@ STORE_QUERIES = [
     ("folder unread", "folder:INBOX is:unread"),
     ("no match", "from:nobody-at-all"),
     ("no-match filter", "larger:1000000000"),
+    # Densities between rare and common (on bench/tui.py's store: a subject word ~4%,
+    # one sender ~0.3%), a negated common field, and folders in any case.
+    ("subject word", "subject:report"),
+    ("one sender", "from:alice10"),
+    ("NOT field", "-from:alice"),
+    ("folder, any case", "folder:inbox from:alice"),
+    ("small folder", "folder:Archive"),
+    ("tag, no unread", "tag:work is:unread"),
+    ("tag + filter", "tag:work has:attachment"),
 ]
+# The TUI's path (mailops.store.listing.page, 100 rows): its default scope ANDed with
+# the search bar's query, in two sorts; and the count that sizes its scroll bar.
+LISTING = [("from:alice", "date"), ("budget review", "date"), ("NOT budget", "date"),
+           ("from:alice", "sender"), ("has:attachment", "date"), ("tag:work", "date"),
+           ("tag:work is:unread", "date"), ("from:nobody-at-all", "date")]
 
 
 def _prepared(m: Message, compressor: zstandard.ZstdCompressor) -> Prepared:
@@ -170,7 +189,16 @@ def main() -> None:
                              " and keep it")
     parser.add_argument("--plans", action="store_true",
                         help="with --store: print EXPLAIN QUERY PLAN for each query")
+    parser.add_argument("--walk", nargs="*", metavar="QUERY",
+                        help="with --store: only compare, for these queries (default: a"
+                             " range of densities), the two-stage page with the one-query"
+                             " plan, interleaved (querysql.two_stage; same rows checked)")
+    parser.add_argument("--walk-ratio", type=float,
+                        help="with --walk: querysql.WALK_RATIO for this run (1e9: never"
+                             " fall back to the one query)")
     args = parser.parse_args()
+    if args.walk_ratio is not None:
+        querysql.WALK_RATIO = args.walk_ratio
     if args.store:
         if not args.store.exists():  # filled as --no-notmuch does, then kept
             start = time.monotonic()
@@ -178,7 +206,10 @@ def main() -> None:
             fill_store(args.store, args.messages, args.seed, sharded=True)
             print(f"{args.store} filled with {args.messages} messages in"
                   f" {time.monotonic() - start:.1f} s")
-        measure_store(args.store, args.runs, args.plans)
+        if args.walk is not None:
+            compare_walk(args.store, args.runs, args.walk or WALK_CASES)
+        else:
+            measure_store(args.store, args.runs, args.plans)
         return
     mailops = shutil.which("mailops") or str(Path(sys.executable).with_name("mailops"))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
@@ -278,10 +309,78 @@ def measure_store(path: Path, runs: int, plans: bool) -> None:
                 with planning(store.db):  # as Store.search compiles it
                     compiled = compile_text(mq)
                 assert compiled is not None
-                sql = (f"SELECT m.id FROM messages m WHERE {compiled.where}"
+                where, params = compiled.where, compiled.params
+                if getattr(compiled, "walk", None):  # a common match: querysql.two_stage
+                    print(f"    two stages: chunks of this walk tested against"
+                          f" {'NOT ' if compiled.walk_negated else ''}{compiled.walk}")
+                    where, params = compiled.rest, compiled.rest_params
+                sql = (f"SELECT m.id FROM messages m WHERE {where}"
                        " ORDER BY coalesce(m.date_ts, m.received_at) DESC, m.id DESC LIMIT 50")
-                for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, compiled.params):
+                for row in store.db.execute("EXPLAIN QUERY PLAN " + sql, params):
                     print(f"    {row[3]}")
+        measure_listing(store, runs)
+
+
+# Terms from common to rare on bench/tui.py's store (10%, 5.5%, 0.8%, 0.6%, 0.3% of 1M).
+WALK_CASES = ["from:alice", "subject:budget", "from:alice budget", "budget review",
+              "from:alice10", "NOT budget"]
+
+
+def compare_walk(path: Path, runs: int, queries: list[str]) -> None:
+    """Store.search p50 for each query: two stages as planned vs the one-query plan."""
+    from mailops.store import search
+
+    planned = search.compile_text
+
+    def one_query(query: str | None, now: object = None) -> object:
+        compiled = planned(query, now)  # type: ignore[arg-type]
+        if compiled is not None:
+            compiled.walk = None
+        return compiled
+
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'query':28s} {'matches':>8s} {'two stages p50':>15s} {'one query p50':>14s}")
+    with Store(path, readonly=True) as store:
+        for q in queries:
+            took: dict[str, list[float]] = {"two": [], "one": []}
+            pages: dict[str, list[int]] = {}
+            for _ in range(runs + 1):  # the first warms the page cache
+                for mode in ("two", "one"):
+                    search.compile_text = planned if mode == "two" else one_query  # type: ignore[assignment]
+                    t = time.perf_counter()
+                    pages[mode] = [r["id"] for r in store.search(q, limit=50)]
+                    took[mode].append(time.perf_counter() - t)
+            search.compile_text = planned
+            assert pages["two"] == pages["one"], q
+            with planning(store.db):
+                compiled = compile_text(q)
+            assert compiled is not None
+            match = compiled.rank_match or getattr(compiled, "walk", None)
+            n = store.db.execute("SELECT count(*) FROM texts_fts WHERE texts_fts MATCH ?",
+                                 (match,)).fetchone()[0] if match else -1
+            walk = "" if getattr(compiled, "walk", None) else " (not walked)"
+            print(f"{q:28s} {n:8d} {pct(took['two'][1:], 50):12.1f} ms"
+                  f" {pct(took['one'][1:], 50):11.1f} ms{walk}", flush=True)
+
+
+def measure_listing(store: Store, runs: int) -> None:
+    """The TUI's first page (listing.page, 100 rows, scope `-folder:Trash`) and its count."""
+    print(f"{'listing (TUI)':16s} {'query text':32s} {'sort':>8s} {'p50':>8s} {'p95':>8s}")
+    cases: list[tuple[str, str, bool]] = [(q, s, False) for q, s in LISTING]
+    cases += [("folder:INBOX", "date", True), ("folder:inbox from:alice", "date", True)]
+    for mq, sort, counting in cases:
+        node = And((parse("-folder:Trash"), parse(mq)))
+        took: list[float] = []
+        for _ in range(runs + 1):  # the first warms the page cache
+            t = time.perf_counter()
+            if counting:
+                listing.count(store, node, sort=sort)
+            else:
+                listing.page(store, node, sort=sort, limit=100)
+            took.append(time.perf_counter() - t)
+        what = "count" if counting else "page"
+        print(f"{what:16s} {mq:32s} {sort:>8s} {pct(took[1:], 50):5.1f} ms"
+              f" {pct(took[1:], 95):5.1f} ms", flush=True)
 
 
 def notmuch_index(work: Path, maildir: Path) -> dict[str, str]:

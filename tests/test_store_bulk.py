@@ -1,5 +1,5 @@
 """The store's bulk path (`prepare` + `add_prepared`, used by import and add_parsed)
-and the folder/seen index."""
+and the folder index."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import zstandard
 
 from mailops.mime import summarize
-from mailops.store import Incoming, Store
+from mailops.store import Incoming, Store, listing, querysql
 from mailops.store.schema import MIGRATIONS
+from mailops.store.search import compile_text
 from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
 from mailops.store.tags import folder_counts
 
@@ -75,25 +76,65 @@ def test_big_bodies_and_a_stale_index_entry(tmp_path: Path) -> None:
         store.db.execute("INSERT INTO texts_fts(texts_fts) VALUES ('integrity-check')")
 
 
-def test_folder_counts_read_the_folder_seen_index(tmp_path: Path) -> None:
+def _indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_folders_match_case_blind_through_the_nocase_index(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with Store(path) as store:
         store.add_parsed([(Incoming(raw(i)), summarize(raw(i))) for i in range(4)])
         store.db.execute("UPDATE messages SET seen = 1 WHERE id = 1")
         store.db.execute("UPDATE messages SET folder = 'Spam' WHERE id = 4")
-        plan = " ".join(str(r[3]) for r in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT folder, count(*), coalesce(sum(seen = 0), 0)"
-            " FROM messages GROUP BY folder"))
-        assert "COVERING INDEX messages_folder_seen" in plan
         assert folder_counts(store) == [{"folder": "INBOX", "total": 3, "unread": 2},
                                         {"folder": "Spam", "total": 1, "unread": 1}]
-    # A store made before the index gets it on open (and loses the old one).
+        # `folder:` compares case-blind, and the folder index (migration 8) serves that.
+        plan = " ".join(str(r[3]) for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM messages m"
+            " WHERE m.folder = ? COLLATE NOCASE", ("spam",)))
+        assert "COVERING INDEX messages_folder_nocase (folder=?)" in plan
+        assert [r["id"] for r in store.search("folder:spam")] == [4]
+        assert [r["id"] for r in store.search("folder:inbox")] == [3, 2, 1]
+        with querysql.planning(store.db):  # a small folder: driven from the index
+            compiled = compile_text("folder:SPAM")
+        assert compiled is not None
+        plan = " ".join(str(r[3]) for r in store.db.execute(
+            f"EXPLAIN QUERY PLAN SELECT m.id FROM messages m WHERE {compiled.where}"
+            " ORDER BY coalesce(m.date_ts, m.received_at) DESC LIMIT 50", compiled.params))
+        assert "messages_folder_nocase" in plan, plan
+        # Unplanned (cursors at a position, thread pages), never the folder index: a
+        # sorted page would fetch and sort the whole folder.
+        unplanned = compile_text("folder:INBOX")
+        assert unplanned is not None and unplanned.where == "+m.folder = ? COLLATE NOCASE"
+        assert listing.count(store, "folder:SPAM") == listing.count(store, "folder:spam") == 1
+    assert "messages_folder_nocase" in _indexes(path)
+    assert "messages_folder_seen" not in _indexes(path)
+
+
+def test_migration_8_replaces_the_binary_folder_index(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.add_parsed([(Incoming(raw(i)), summarize(raw(i))) for i in range(3)])
+        store.db.execute("UPDATE messages SET folder = 'Work' WHERE id = 2")
+    eight = next(i for i, m in enumerate(MIGRATIONS) if "messages_folder_nocase" in m)
+    assert eight == 7  # the eighth migration
+    with sqlite3.connect(path) as db:  # as a schema-7 store
+        db.execute("DROP INDEX messages_folder_nocase")
+        db.execute("CREATE INDEX messages_folder_seen ON messages(folder, seen)")
+        db.execute(f"PRAGMA user_version = {eight}")
+    with Store(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert [r["id"] for r in store.search("folder:WORK")] == [2]
+    assert "messages_folder_nocase" in _indexes(path)
+    assert "messages_folder_seen" not in _indexes(path)
+    # From before the (folder, seen) index (schema 3), every step still applies in turn.
     with sqlite3.connect(path) as db:
-        db.execute("DROP INDEX messages_folder_seen")
+        db.execute("DROP INDEX messages_folder_nocase")
         db.execute("CREATE INDEX messages_folder ON messages(folder)")
         before = next(i for i, m in enumerate(MIGRATIONS) if "messages_folder_seen" in m)
         db.execute(f"PRAGMA user_version = {before}")
     with Store(path) as store:
-        names = {r[0] for r in store.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert "messages_folder_seen" in names and "messages_folder" not in names
+        assert store.schema_version() == len(MIGRATIONS)
+    assert not {"messages_folder", "messages_folder_seen"} & _indexes(path)
+    assert "messages_folder_nocase" in _indexes(path)

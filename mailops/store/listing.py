@@ -10,7 +10,9 @@ keyset paging cannot: how many rows there are, the cursor at a given position
 (a jump: one OFFSET over keys only), where a known row now sits, a message's
 cursor in another sort, and a cursor's counterpart in the opposite order (to
 page backwards). Every value is a bound parameter; sort names pick from fixed
-SQL fragments.
+SQL fragments. A page (not a threads one) plans as `Store.search` does: a rare term
+or folder drives from its index, a common full-text term is found in two stages
+(`querysql.two_stage`); the rows are the same either way.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from mailops.errors import StoreError, UsageError
 from mailops.query import Node
+from mailops.store import querysql
+from mailops.store.querysql import Compiled, planning, two_stage
 from mailops.store.search import compile_text
 
 if TYPE_CHECKING:
@@ -88,19 +92,20 @@ def _rows(store: Store, sql: str, params: list[Any]) -> list[Any]:
         raise StoreError(f"listing failed: {exc}") from None
 
 
-def _where(query: str | Node | None, now: datetime | None) -> tuple[str, list[Any]]:
-    compiled = compile_text(query, now)
+def _where(query: str | Node | None, now: datetime | None,
+           compiled: Compiled | None = None) -> tuple[str, list[Any]]:
+    compiled = compiled or compile_text(query, now)
     if compiled is None or compiled.where == "1":
         return "", []
     return f"({compiled.where})", list(compiled.params)
 
 
-def _table(query: str | Node | None, sort: str,
-           now: datetime | None) -> tuple[str, str, str, list[Any], _Sort]:
+def _table(query: str | Node | None, sort: str, now: datetime | None,
+           compiled: Compiled | None = None) -> tuple[str, str, str, list[Any], _Sort]:
     """The listing as a FROM clause (ending in a WHERE clause) with its sort key and
-    tie breaker columns."""
+    tie breaker columns (`compiled`: the query already compiled)."""
     spec = _sort(sort)
-    where, params = _where(query, now)
+    where, params = _where(query, now, compiled)
     if not spec.threads:
         return f"messages m WHERE {where or '1'}", spec.key, "m.id", params, spec
     # One row per thread: its newest matching message, i.e. a matching message no
@@ -148,16 +153,34 @@ def page(store: Store, query: str | Node | None = None, *, sort: str = "date",
     matching message with "thread_count" and "thread_unread"."""
     from mailops.store.store import _LIST_COLUMNS, _row  # the store's own row shape
 
-    table, key, tie, params, spec = _table(query, sort, now)
-    cond = ""
-    if after is not None:
-        k, t = decode_cursor(sort, after)
-        cond = " AND " + _after(key, tie, spec.descending)
-        params = [*params, k, k, t]
+    spec = _sort(sort)
+    compiled = None
+    if not spec.threads:  # plans from index counts, as Store.search (querysql.RARE),
+        with planning(store.db, tags=False):  # but a tag keeps driving from its index
+            compiled = compile_text(query, now)
+    table, key, tie, params, spec = _table(query, sort, now, compiled)
+    position = decode_cursor(sort, after) if after is not None else None
     direction = "DESC" if spec.descending else "ASC"
-    heads = _rows(store, f"SELECT {key}, {tie} FROM {table}{cond}"
-                         f" ORDER BY {key} {direction}, {tie} {direction} LIMIT ?",
-                  [*params, limit])
+    order = f"ORDER BY {key} {direction}, {tie} {direction}"
+    if compiled is not None and compiled.walk is not None and limit <= querysql.WALK_PAGE:
+        # A common full-text match: the page in two stages (querysql.two_stage).
+        conds, cond_params = ["1"], []
+        if position is not None:
+            conds, cond_params = [_after(key, tie, spec.descending)], [
+                position[0], position[0], position[1]]
+        try:
+            heads = two_stage(store.db, compiled, key=key, order=order, conds=conds,
+                              params=cond_params, limit=limit,
+                              after=lambda k, i: (_after(key, tie, spec.descending), [k, k, i]))
+        except sqlite3.Error as exc:
+            raise StoreError(f"listing failed: {exc}") from None
+    else:
+        cond = ""
+        if position is not None:
+            cond = " AND " + _after(key, tie, spec.descending)
+            params = [*params, position[0], position[0], position[1]]
+        heads = _rows(store, f"SELECT {key}, {tie} FROM {table}{cond} {order} LIMIT ?",
+                      [*params, limit])
     if not heads:
         return []
     marks = ", ".join("?" * len(heads))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,6 +45,21 @@ class Compiled:
     rank_match: str | None = None
     rest: str = "1"
     rest_params: list[Any] = field(default_factory=list)
+    walk: str | None = None
+    """Set when planning judged this FTS5 expression (or, with `walk_ids`, tag) common
+    and every result must match it or, with `walk_negated`, must not: a first page
+    is then found in two stages (`two_stage`): `rest` along the sort order, each
+    chunk tested against `walk`."""
+    walk_negated: bool = False
+    walk_ids: str | None = None
+    """The ids `walk` matches with rowid BETWEEN two bound ids (parameters: walk,
+    low, high); None: `walk` is an FTS5 expression."""
+    fallback: str | None = None
+    """The one query's condition when it is not `where` (a tag driving from its index)."""
+    fallback_params: list[Any] = field(default_factory=list)
+    post: str = "1"
+    """Conditions tested only on the ids a walk keeps (not on every row walked)."""
+    post_params: list[Any] = field(default_factory=list)
 
 
 def _quote(text: str) -> str:
@@ -105,20 +120,33 @@ def _within(column: str) -> str:
 # Set by `planning(db)` (Store.search): filters whose index says they match few
 # rows then drive the query from that index instead of walking the date order.
 _DB: ContextVar[sqlite3.Connection | None] = ContextVar("_DB", default=None)
+# The counts already made in this planning block: a term compiles more than once
+# (the condition, then the ranking/two-stage parts) but is counted once.
+_COUNTED: ContextVar[dict[tuple[str, Any], bool] | None] = ContextVar("_COUNTED",
+                                                                      default=None)
 RARE = 2000
 """Fewer matches than this: fetch and sort them all (about 5 µs a row at 1M)
 rather than walk the date index probing each row (which reads the whole store
 when almost nothing matches: 80-350 ms at 1M)."""
 
 
+# Whether planning also picks the plan of `tag:` (see `planning`).
+_TAG_PLANS: ContextVar[bool] = ContextVar("_TAG_PLANS", default=True)
+
+
 @contextmanager
-def planning(db: sqlite3.Connection) -> Iterator[None]:
+def planning(db: sqlite3.Connection, *, tags: bool = True) -> Iterator[None]:
     """Within this block, compile_query counts (up to RARE, through an index) how
-    many rows a term or filter matches and picks the plan from that."""
-    token = _DB.set(db)
+    many rows a term or filter matches and picks the plan from that. With `tags`
+    False, `tag:` keeps driving from the tag index whatever its count (a common tag
+    walked in date order reads the whole store when another condition leaves
+    nothing: `tag:work is:unread`, 2-3 s at 1M, against 0.1-0.3 s sorting its rows)."""
+    token, counted, tag_plans = _DB.set(db), _COUNTED.set({}), _TAG_PLANS.set(tags)
     try:
         yield
     finally:
+        _TAG_PLANS.reset(tag_plans)
+        _COUNTED.reset(counted)
         _DB.reset(token)
 
 
@@ -127,16 +155,25 @@ def _rare(sql: str, param: Any) -> bool:
     db = _DB.get()
     if db is None:
         return False
+    counted = _COUNTED.get()
+    if counted is not None and (sql, param) in counted:
+        return counted[sql, param]
     try:
         n = db.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", (param, RARE)).fetchone()[0]
     except sqlite3.OperationalError:
         return False  # e.g. an FTS5 syntax the run itself will report
+    if counted is not None:
+        counted[sql, param] = int(n) < RARE
     return int(n) < RARE
+
+
+_FTS = "SELECT rowid FROM texts_fts WHERE texts_fts MATCH ?"
+_TAG = "SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE"
 
 
 def _match(expr: str, params: list[Any]) -> str:
     params.append(expr)
-    fts = "SELECT rowid FROM texts_fts WHERE texts_fts MATCH ?"
+    fts = _FTS
     if _ID_RANGE.get() is not None:
         return f"m.id IN ({fts}{_within('rowid')})"
     if _rare(fts, expr):
@@ -157,16 +194,23 @@ def _filter(f: Filter, params: list[Any]) -> str:
         params.append(f.value)
         return "m.message_id = ?"
     if f.name == "folder":
-        params.append(f.value)
-        return "m.folder = ? COLLATE NOCASE"
-    if f.name == "tag":
+        # Checked on each row walked ("+": never the folder index, which SQLite would
+        # otherwise pick for a sorted page and then fetch and sort the whole folder: 3 s
+        # for INBOX at 1M); when planning, a small folder drives from the NOCASE folder
+        # index (migration 8) instead.
         if _ID_RANGE.get() is not None or _DB.get() is None:
+            params.append(f.value)
+            return "+m.folder = ? COLLATE NOCASE"
+        return _indexed("SELECT id FROM messages WHERE folder = ? COLLATE NOCASE", f.value,
+                        "+m.folder = ? COLLATE NOCASE", params)
+    if f.name == "tag":
+        if _ID_RANGE.get() is not None or _DB.get() is None or not _TAG_PLANS.get():
             # Not planning (counts, listings): the planner drives from the tag index.
             params.append(f.value)
             return ("m.id IN (SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE"
                     f"{_within('msg_id')})")
         # A common tag: probe each row walked in date order (primary key msg_id, tag).
-        return _indexed("SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE", f.value,
+        return _indexed(_TAG, f.value,
                         "EXISTS (SELECT 1 FROM tags t WHERE t.msg_id = m.id"
                         " AND t.tag = ? COLLATE NOCASE)", params)
     if f.name == "is":
@@ -238,10 +282,200 @@ def _compile(node: Node) -> Compiled:
     where = _sql(node, params)
     rank: str | None = None
     rest_sql, rest_params = "1", list[Any]()
+    driven = False  # another condition drives the query from its index: no walk
     if _fts_only(node):
         rank = _fts_expr(node)
     elif isinstance(node, And):
         rank, rest = _split_and(node)
         if rank is not None and rest:
-            rest_sql = "(" + " AND ".join(_sql(c, rest_params) for c in rest) + ")"
-    return Compiled(where, params, rank, rest_sql, rest_params)
+            rest_sql, rest_params, driven = _conjunction(rest)
+    if _DB.get() is None or _ID_RANGE.get() is not None:
+        return Compiled(where, params, rank, rest_sql, rest_params)
+    if rank is not None:  # the same count `_match` made: a common match
+        walk = None if driven or _rare(_FTS, rank) else rank
+        return Compiled(where, params, rank, rest_sql, rest_params, walk)
+    anti = _negated(node)
+    if anti is not None and not _rare(_FTS, anti[0]):  # a common word excluded
+        rest_sql, rest_params, driven = _conjunction(anti[1])
+        if not driven:
+            return Compiled(where, params, None, rest_sql, rest_params, anti[0], True)
+    return _tag_walk(node, where, params)
+
+
+def _tag_walk(node: Node, where: str, params: list[Any]) -> Compiled:
+    """For a query ANDing a common tag with filters (`tag:work is:unread`): walk the
+    filters in sort order testing chunks against the tag's ids, and when that finds
+    too little, finish from the tag index (not a walk of the whole store)."""
+    children = [node] if isinstance(node, Filter) else (
+        list(node.children) if isinstance(node, And) else [])
+    tag = next((c for c in children if isinstance(c, Filter) and c.name == "tag"
+                and _TAG_PLANS.get() and not _rare(_TAG, c.value)), None)
+    if tag is None:
+        return Compiled(where, params)
+    # Date ranges bound the walk on the date index; the other filters (flags, sizes)
+    # read the row, so they are checked only on the tag's ids (a tag is 5% of a chunk).
+    others = [c for c in children if c is not tag]
+    ranged: list[Node] = [c for c in others if isinstance(c, Filter) and c.name == "date"]
+    rest_sql, rest_params, driven = _conjunction(ranged)
+    post_sql, post_params, post_driven = _conjunction([c for c in others if c not in ranged])
+    if driven or post_driven:
+        return Compiled(where, params)
+    fallback_params: list[Any] = []
+    token = _TAG_PLANS.set(False)  # the tag as `m.id IN (tag index)`
+    try:
+        fallback = _sql(node, fallback_params)
+    finally:
+        _TAG_PLANS.reset(token)
+    return Compiled(where, params, None, rest_sql, rest_params, tag.value,
+                    walk_ids=f"{_TAG} AND msg_id BETWEEN ? AND ?", fallback=fallback,
+                    fallback_params=fallback_params, post=post_sql, post_params=post_params)
+
+
+def _conjunction(nodes: list[Node]) -> tuple[str, list[Any], bool]:
+    """The AND of these conditions, its parameters, and whether one of them drives
+    the query from an index (`m.id IN (...)`: a rare term or filter, a tag)."""
+    params: list[Any] = []
+    parts = [_sql(c, params) for c in nodes]
+    if not parts:
+        return "1", params, False
+    return ("(" + " AND ".join(parts) + ")", params,
+            any(p.startswith("m.id IN (") for p in parts))
+
+
+def _negated(node: Node) -> tuple[str, list[Node]] | None:
+    """For a query whose full-text parts are all negated (`NOT budget`, `-from:alice
+    has:attachment`): one FTS5 expression no result matches, and the other conjuncts."""
+    if isinstance(node, Not) and _fts_only(node.child):
+        parts, others = [node.child], []
+    elif isinstance(node, And) and not any(_fts_only(c) for c in node.children):
+        parts = [c.child for c in node.children if isinstance(c, Not) and _fts_only(c.child)]
+        others = [c for c in node.children if not (isinstance(c, Not) and _fts_only(c.child))]
+    else:
+        return None
+    exprs = [e for e in (_fts_expr(p) for p in parts) if e]
+    if not exprs or len(exprs) < len(parts):  # NOT of no token excludes everything
+        return None
+    return (exprs[0] if len(exprs) == 1 else "((" + ") OR (".join(exprs) + "))"), others
+
+
+# -- two-stage pages for a common full-text match ------------------------------------
+
+WALK_FIRST = 256
+"""Rows of the sort order in a two-stage page's first chunk (later chunks are sized
+from the density seen so far, up to WALK_CHUNK)."""
+WALK_CHUNK = 8192
+WALK_RATIO = 1.0
+"""Walk on while the rows left to walk (estimated from the density of results so far)
+are fewer than WALK_RATIO x the ids the one-query plan would fetch first (the match
+set or the tag's rows, estimated from their share of the rows walked). Chosen by
+measurement (docs/benchmarks.md, section 5)."""
+WALK_PAGE = 1000
+"""Pages longer than this come from the one query (a first screenful is what the
+walk is for; its ids are bound one parameter each)."""
+RUN_GAP = 1024
+"""Ids of a chunk further apart than this are tested as separate rowid ranges."""
+RUNS_MAX = 16
+"""More ranges than this in a chunk (ids far from the sort order, e.g. old mail
+imported late): the one-query plan takes over."""
+
+
+def _hits(db: sqlite3.Connection, compiled: Compiled, ids: list[int]) -> set[int] | None:
+    """Which of `ids` `compiled.walk` matches, by rowid ranges (FTS5 seeks a range; a
+    `rowid IN (...)` list would run the whole match once per value); None if the
+    ids are too scattered for a few ranges."""
+    ordered = sorted(ids)
+    runs: list[tuple[int, int]] = []
+    low = prev = ordered[0]
+    for i in ordered[1:]:
+        if i - prev > RUN_GAP:
+            runs.append((low, prev))
+            low = i
+        prev = i
+    runs.append((low, prev))
+    if len(runs) > RUNS_MAX:
+        return None
+    found: set[int] = set()
+    sql = compiled.walk_ids or f"{_FTS} AND rowid BETWEEN ? AND ?"
+    for low, high in runs:
+        found.update(r[0] for r in db.execute(sql, (compiled.walk, low, high)))
+    return found
+
+
+def two_stage(db: sqlite3.Connection, compiled: Compiled, *, key: str, order: str,
+              conds: list[str], params: list[Any],
+              after: Callable[[Any, int], tuple[str, list[Any]]],
+              limit: int) -> list[tuple[Any, int]]:
+    """The sort key and id of the first `limit` rows of `messages m` where
+    `compiled.where` and `conds` hold, in `order` (ORDER BY ...): the same rows in
+    the same order as one query gives, found in two stages: walk the ids where
+    `compiled.rest` holds along the order a chunk at a time, keeping those the
+    match `compiled.walk` finds (or, negated, does not find) among them by rowid
+    ranges, until the page is full. When the density seen says the walk would be
+    long (or the ids scatter), the rest comes from the one query, after the last
+    row walked. `after(key, id)` is the condition (and its parameters) for the rows
+    strictly after that row in this order; `key` the sort key's SQL over `m`."""
+    assert compiled.walk is not None
+    out: list[int] = []
+    last: tuple[Any, int] | None = None
+    walked = tested = 0
+    size = WALK_FIRST
+    total: int | None = None  # the store's size (max id), read when first needed
+
+    def ids(where: str, where_params: list[Any], n: int) -> list[int]:
+        # Ids only: the sort key would read each walked row (3.40 does not take an
+        # expression's value from its index), 4 µs a row at 1M instead of 0.1.
+        more, more_params = after(*last) if last is not None else ("1", [])
+        return [int(r[0]) for r in db.execute(
+            f"SELECT m.id FROM messages m WHERE {' AND '.join([where, *conds, more])}"
+            f" {order} LIMIT ?", [*where_params, *params, *more_params, n])]
+
+    own = not db.in_transaction  # one snapshot for every chunk, as one query has
+    if own:
+        db.execute("BEGIN")
+    try:
+        walk_on = True
+        while walk_on and len(out) < limit:
+            chunk = ids(compiled.rest, compiled.rest_params, size)
+            hits = _hits(db, compiled, chunk) if chunk else set()
+            if hits is None:
+                break  # scattered ids: the one query from here
+            kept = [i for i in chunk if (i in hits) != compiled.walk_negated]
+            tested += len(kept)
+            if compiled.post != "1" and kept:
+                passed = {int(r[0]) for r in db.execute(
+                    f"SELECT m.id FROM messages m WHERE m.id IN ({', '.join('?' * len(kept))})"
+                    f" AND {compiled.post}", [*kept, *compiled.post_params])}
+                kept = [i for i in kept if i in passed]
+            out += kept[:limit - len(out)]
+            if len(chunk) < size:
+                return _keyed(db, key, out)  # the whole order walked
+            walked += len(chunk)
+            last = (db.execute(f"SELECT {key} FROM messages m WHERE m.id = ?",
+                               (chunk[-1],)).fetchone()[0], chunk[-1])
+            if total is None:
+                total = int(db.execute("SELECT coalesce(max(id), 0) FROM messages")
+                            .fetchone()[0])
+            # The one query fetches every id the walk's test keeps (the match set, or
+            # the tag's rows): estimated from the share of the rows walked so far.
+            density = max(len(out), 1) / walked  # none yet: as if the next were one
+            left = (limit - len(out)) / density
+            walk_on = left <= WALK_RATIO * tested / walked * total  # else the one query
+            if walk_on:
+                size = max(WALK_FIRST, min(WALK_CHUNK, int(left * 1.1) + 16))
+        if len(out) < limit:
+            out += ids(compiled.fallback or compiled.where,
+                       compiled.fallback_params if compiled.fallback else compiled.params,
+                       limit - len(out))
+        return _keyed(db, key, out)
+    finally:
+        if own:
+            db.execute("COMMIT")
+
+
+def _keyed(db: sqlite3.Connection, key: str, ids: list[int]) -> list[tuple[Any, int]]:
+    """(sort key, id) for these ids, in their order."""
+    if not ids:
+        return []
+    keys = dict(db.execute(f"SELECT m.id, {key} FROM messages m"
+                           f" WHERE m.id IN ({', '.join('?' * len(ids))})", ids).fetchall())
+    return [(keys[i], i) for i in ids]

@@ -203,4 +203,11 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM tag_counts WHERE tag = old.tag AND total <= 0;
     END;
     """,
+    # 8: folders compare case-blind everywhere (`folder:`, `mailops mv`, retention), which
+    # a BINARY index cannot serve: a folder's messages were found by reading every row.
+    # Since 7 nothing groups by the binary spelling, so the NOCASE index replaces it.
+    """
+    CREATE INDEX IF NOT EXISTS messages_folder_nocase ON messages(folder COLLATE NOCASE, seen);
+    DROP INDEX IF EXISTS messages_folder_seen;
+    """,
 )

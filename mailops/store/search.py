@@ -3,7 +3,9 @@
 `Store.search` and `Store.list` call `run`; all search SQL lives here. Pages are
 keyset pages: a cursor records the sort key of a row (date and id, or score,
 date and id), and the next page asks for rows strictly after it, so page 1000
-costs what page 1 costs (no OFFSET).
+costs what page 1 costs (no OFFSET). A common full-text term's page (date, oldest
+or id order) is found in two stages (`querysql.two_stage`), the same rows as the
+one query gives.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import base64
 import binascii
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from mailops.errors import StoreError, UsageError
 from mailops.query import Node, parse
-from mailops.store.querysql import Compiled, compile_query
+from mailops.store import querysql
+from mailops.store.querysql import Compiled, compile_query, two_stage
 
 SORTS = ("date", "oldest", "relevance", "id")
 """date: newest first; oldest: oldest first; relevance: bm25 (date when the query has
@@ -100,33 +103,34 @@ def run(db: sqlite3.Connection, columns: str, make_row: Callable[[sqlite3.Row], 
             params += [key[0], key[0], key[1], key[1], key[2]]
     else:
         sql = f"SELECT {columns}, {_DATE} AS sort_date FROM messages m"
-        if compiled is not None and compiled.where != "1":
-            where.append(compiled.where)
-            params += compiled.params
-        if sort == "id":
-            order = "m.id"
-            if key:
-                where.append("m.id > ?")
-                params.append(key[0])
-        else:
-            # `date <= ?` is a range on the date index; the NOT drops the ties already seen.
-            op, tie, direction = ("<=", ">=", "DESC") if sort == "date" else (">=", "<=", "ASC")
-            order = f"{_DATE} {direction}, m.id {direction}"
-            if key:
-                where.append(f"{_DATE} {op} ? AND NOT ({_DATE} = ? AND m.id {tie} ?)")
-                params += [key[0], key[0], key[1]]
+        order, after_row = _order(sort)
+        if key:
+            cond, cond_params = after_row(key)
+            where.append(cond)
+            params += cond_params
     if before_id is not None:
         where.append("m.id < ?")
         params.append(before_id)
     if after_id is not None:
         where.append("m.id > ?")
         params.append(after_id)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order} LIMIT ?"
-    params.append(limit)
     try:
-        raw_rows = db.execute(sql, params).fetchall()
+        if (sort != "relevance" and compiled is not None and compiled.walk is not None
+                and limit <= querysql.WALK_PAGE):
+            # A common full-text match or tag: the page in two stages (querysql.two_stage).
+            heads = two_stage(db, compiled, key="m.id" if sort == "id" else _DATE,
+                              order=f"ORDER BY {order}", conds=where or ["1"], params=params,
+                              after=lambda k, i: after_row((i,) if sort == "id" else (k, i)),
+                              limit=limit)
+            raw_rows = _by_ids(db, sql, [i for _, i in heads])
+        else:
+            if sort != "relevance" and compiled is not None and compiled.where != "1":
+                where.insert(0, compiled.where)
+                params[:0] = compiled.params
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY {order} LIMIT ?"
+            raw_rows = db.execute(sql, [*params, limit]).fetchall()
         rows = []
         for r in raw_rows:
             row = make_row(r)
@@ -143,6 +147,27 @@ def run(db: sqlite3.Connection, columns: str, make_row: Callable[[sqlite3.Row], 
     except sqlite3.OperationalError as exc:
         raise StoreError(f"search failed: {exc}") from None
     return rows
+
+
+def _order(sort: str) -> tuple[str, Callable[[Sequence[Any]], tuple[str, list[Any]]]]:
+    """ORDER BY of a non-relevance sort, and the condition for the rows strictly after
+    a row's sort key ((date, id), or (id,) for the id sort)."""
+    if sort == "id":
+        return "m.id", lambda k: ("m.id > ?", [k[0]])
+    # `date <= ?` is a range on the date index; the NOT drops the ties already seen.
+    op, tie, direction = ("<=", ">=", "DESC") if sort == "date" else (">=", "<=", "ASC")
+    return (f"{_DATE} {direction}, m.id {direction}",
+            lambda k: (f"{_DATE} {op} ? AND NOT ({_DATE} = ? AND m.id {tie} ?)",
+                       [k[0], k[0], k[1]]))
+
+
+def _by_ids(db: sqlite3.Connection, sql: str, ids: list[int]) -> list[sqlite3.Row]:
+    """The rows of `sql` (over `m`, no WHERE yet) for these ids, in this order."""
+    if not ids:
+        return []
+    found = {int(r["id"]): r for r in db.execute(
+        f"{sql} WHERE m.id IN ({', '.join('?' * len(ids))})", ids)}
+    return [found[i] for i in ids if i in found]
 
 
 def _add_snippets(db: sqlite3.Connection, rows: list[dict[str, Any]], rank: str | None,

@@ -1,0 +1,219 @@
+"""Two-stage first pages (querysql.two_stage) give exactly the one-query plan's rows.
+
+A generated store (dates mostly following arrival, some old mail imported late,
+ties on the date, several folders and tags) is queried through `Store.search` and
+through `listing.page` (the TUI's path) with the thresholds forced small, so every
+full-text term counts as common and the walk, its density fallback and its
+scattered-ids fallback all run on a few hundred messages. Every page 1 and page 2
+(through the keyset cursor) must equal the slice of the reference order: one SQL
+query, compiled without planning.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailops.mime import Parsed
+from mailops.store import Incoming, Store, listing, querysql
+from mailops.store.search import compile_text
+
+N = 400
+WORDS = ["budget", "review", "invoice", "meeting", "koala", "zebra", "report", "draft"]
+PEOPLE = ["alice", "alice", "alice", "bob", "carol", "dave", "erin", "frank"]
+FOLDERS = ["INBOX", "INBOX", "INBOX", "Work", "work", "Archive"]
+QUERIES = [
+    "from:alice", "budget", "budget review", '"budget review"', "invoice -from:alice",
+    "from:alice folder:work", "from:alice folder:INBOX is:unread", "koala OR zebra",
+    "meet*", "from:alice tag:red", "review has:attachment", "report larger:700",
+    "draft date:2025-01-01..2025-06-30", "subject:meeting -tag:red", "from:nobody",
+    "budget -folder:archive", "to:bob report",
+    # All full-text parts negated: the walk keeps the rows the match does not find.
+    "NOT budget", "-from:alice has:attachment", "-from:alice -subject:review is:read",
+    "NOT (koala OR zebra) folder:work", '-"!!" -budget',
+    # A common tag ANDed with filters: walked against the tag's ids, finished from its index.
+    "tag:red", "tag:red is:unread folder:work", "tag:red has:attachment -folder:inbox",
+    "tag:red date:2025-01-05..2025-01-12 is:read", "tag:red larger:900 -from:alice",
+]
+# Thresholds that force each way through two_stage on a small store.
+MODES = {
+    "walk": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=1e9, RUN_GAP=10**6, RUNS_MAX=10**6),
+    "density-fallback": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=0.0, RUN_GAP=10**6,
+                             RUNS_MAX=10**6),
+    "scatter-fallback": dict(WALK_FIRST=8, WALK_CHUNK=64, WALK_RATIO=1e9, RUN_GAP=2,
+                             RUNS_MAX=3),
+    "many-ranges": dict(WALK_FIRST=5, WALK_CHUNK=40, WALK_RATIO=1e9, RUN_GAP=0,
+                        RUNS_MAX=10**6),
+}
+
+
+def _messages() -> Iterator[tuple[Incoming, Parsed]]:
+    rng = random.Random(7)
+    start = 1735689600.0  # 2025-01-01
+    for i in range(N):
+        ts = start + 3600.0 * i
+        if i % 37 == 5:
+            ts = start - 86400.0 * rng.randint(1, 300)  # old mail imported late
+        elif i % 11 == 3:
+            ts = start + 3600.0 * (i - i % 4)  # ties on the date
+        who = rng.choice(PEOPLE)
+        subject = " ".join(rng.choices(WORDS, k=rng.randint(1, 3)))
+        text = " ".join(rng.choices(WORDS, k=6)) + " filler" * rng.randint(0, 80)
+        raw = f"From: {who}@example.test\r\nSubject: {subject}\r\n\r\n{text}\r\n".encode()
+        yield (Incoming(raw=raw, source="import", received_at=ts),
+               Parsed(message_id=f"{i}@gen.test", subject=subject,
+                      from_=f"{who}@example.test", to=[f"{rng.choice(PEOPLE)}@example.test"],
+                      date_ts=ts, text=text,
+                      attachments=["a.pdf"] if rng.random() < 0.2 else []))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    path: Path = tmp_path_factory.mktemp("plans") / "s.db"
+    with Store(path) as s:
+        s.add_parsed(list(_messages()))
+        rng = random.Random(8)
+        with s.db:
+            for i in range(1, N + 1):
+                s.db.execute("UPDATE messages SET folder = ?, seen = ? WHERE id = ?",
+                              (rng.choice(FOLDERS), rng.random() < 0.6, i))
+                if rng.random() < 0.3:
+                    s.db.execute("INSERT INTO tags VALUES (?, 'red')", (i,))
+        yield s
+
+
+def _reference(s: Store, query: str, order: str) -> list[int]:
+    """Every matching id in `order`: one query, compiled without planning."""
+    compiled = compile_text(query)
+    assert compiled is not None
+    return [r[0] for r in s.db.execute(
+        f"SELECT m.id FROM messages m WHERE {compiled.where} ORDER BY {order}",
+        compiled.params)]
+
+
+def _force(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    monkeypatch.setattr(querysql, "RARE", 1)  # every term that matches is "common"
+    for name, value in MODES[mode].items():
+        monkeypatch.setattr(querysql, name, value)
+
+
+_DATE = "coalesce(m.date_ts, m.received_at)"
+SEARCH_ORDERS = {"date": f"{_DATE} DESC, m.id DESC", "oldest": f"{_DATE} ASC, m.id ASC",
+                 "id": "m.id"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_search_pages_equal_the_one_query_plan(store: Store, mode: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    _force(monkeypatch, mode)
+    walked = 0
+    real_two_stage = querysql.two_stage
+
+    def counting(*args: object, **kwargs: object) -> list[tuple[object, int]]:
+        nonlocal walked
+        walked += 1
+        return real_two_stage(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("mailops.store.search.two_stage", counting)
+    for query in QUERIES:
+        for sort, order in SEARCH_ORDERS.items():
+            want = _reference(store, query, order)
+            for limit in (1, 7, 50):
+                first = store.search(query, sort=sort, limit=limit)
+                assert [r["id"] for r in first] == want[:limit], (query, sort, limit)
+                if first:
+                    second = store.search(query, sort=sort, limit=limit,
+                                          after=first[-1]["cursor"])
+                    assert [r["id"] for r in second] == want[limit:2 * limit], (query, sort)
+        # Store.list's keyset by id (before_id) goes through the same path.
+        want = _reference(store, query, SEARCH_ORDERS["date"])
+        below = sorted(want)[len(want) // 2] if want else 0
+        assert [r["id"] for r in store.list(query, limit=9, before_id=below)] == [
+            i for i in want if i < below][:9], query
+    assert walked > 0  # the two-stage path ran (only "from:nobody" matches nothing)
+    # A page longer than WALK_PAGE is one query (its ids would be bound one by one).
+    walked = 0
+    want = _reference(store, "from:alice", SEARCH_ORDERS["date"])
+    assert [r["id"] for r in store.search("from:alice", limit=querysql.WALK_PAGE + 1)] == want
+    assert walked == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_listing_pages_equal_the_one_query_plan(store: Store, mode: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _force(monkeypatch, mode)
+    for sort, spec in listing._SORTS.items():
+        if spec.threads:  # one row per thread: never planned, its own query as before
+            continue
+        direction = "DESC" if spec.descending else "ASC"
+        for query in QUERIES:
+            want = _reference(store, query, f"{spec.key} {direction}, m.id {direction}")
+            first = listing.page(store, query, sort=sort, limit=20)
+            assert [r["id"] for r in first] == want[:20], (query, sort)
+            if first:
+                second = listing.page(store, query, sort=sort, after=first[-1]["cursor"],
+                                      limit=20)
+                assert [r["id"] for r in second] == want[20:40], (query, sort)
+
+
+def test_common_terms_get_the_two_stage_plan(store: Store,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(querysql, "RARE", 5)
+    with querysql.planning(store.db):
+        common = compile_text("from:alice folder:inbox")
+        rare = compile_text("from:nobody")
+    assert common is not None and common.walk == common.rank_match
+    assert common.rest.startswith("(m.folder") or "folder" in common.rest
+    assert rare is not None and rare.walk is None and rare.where.startswith("m.id IN")
+    with querysql.planning(store.db):
+        negated = compile_text("-from:alice -subject:review is:read")
+    assert negated is not None and negated.walk_negated and negated.rank_match is None
+    assert negated.walk == '((sender : "alice") OR (subject : "review"))'
+    # A condition that drives from its index (a tag, in the TUI's listing) leaves no walk.
+    with querysql.planning(store.db, tags=False):
+        tagged = compile_text("from:alice tag:red")
+        untagged = compile_text("from:alice -tag:red")
+    assert tagged is not None and tagged.walk is None and "m.id IN (SELECT msg_id" in tagged.where
+    assert untagged is not None and untagged.walk == untagged.rank_match
+    with querysql.planning(store.db):
+        tag = compile_text("tag:red is:unread")
+    assert tag is not None and tag.walk == "red" and tag.post == "(m.seen = 0)"
+    assert tag.fallback is not None and "m.id IN (SELECT msg_id FROM tags" in tag.fallback
+    # Outside planning (counts, cursors at a position) the plan never changes.
+    unplanned = compile_text("from:alice")
+    assert unplanned is not None and unplanned.walk is None
+
+
+ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", "to:bob",
+         "folder:work", "tag:red", "is:unread", "has:attachment", "larger:700", "meet*",
+         '"budget review"', "from:carol", "draft", "tag:red", "date:2025-01-03..2025-01-14"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(atoms=st.lists(st.tuples(st.sampled_from(["", "-", "OR "]), st.sampled_from(ATOMS)),
+                      min_size=1, max_size=4),
+       sort=st.sampled_from(sorted(SEARCH_ORDERS)), limit=st.integers(1, 30),
+       mode=st.sampled_from(sorted(MODES)))
+def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tuple[str, str]],
+                                                  sort: str, limit: int, mode: str) -> None:
+    query = " ".join(op + atom for op, atom in atoms).removeprefix("OR ")
+    saved = {name: getattr(querysql, name) for name in ("RARE", *MODES[mode])}
+    try:
+        querysql.RARE = 1
+        for name, value in MODES[mode].items():
+            setattr(querysql, name, value)
+        want = _reference(store, query, SEARCH_ORDERS[sort])
+        first = store.search(query, sort=sort, limit=limit)
+        assert [r["id"] for r in first] == want[:limit]
+        if first:
+            second = store.search(query, sort=sort, limit=limit, after=first[-1]["cursor"])
+            assert [r["id"] for r in second] == want[limit:2 * limit]
+    finally:
+        for name, value in saved.items():
+            setattr(querysql, name, value)
