@@ -80,8 +80,9 @@ def send_cmd(
     for key, value in (("send.server", server), ("send.timeout", timeout)):
         if value is not None:
             cfg.set(key, value, "flag")
-    security: engine.Security = "tls" if tls else "starttls" if starttls else "plain"
-    address = engine.parse_server(cfg.get_str("send.server"), security)
+    # --tls/--starttls/--auth-user/--cafile win over [send] security/user/cafile.
+    security: engine.Security | None = "tls" if tls else "starttls" if starttls else None
+    user = auth_user if auth_user is not None else (cfg.get_str("send.user") or None)
     if ehlo is not None:
         engine.check_ehlo(ehlo)
     if eml is not None:
@@ -92,12 +93,12 @@ def send_cmd(
             sender=sender if sender is not None else cfg.get_str("send.from"),
             to=to or [], cc=cc or [], bcc=bcc or [], subject=subject, body=text,
             attachments=attach or [], headers=header or []))
-    password = None
-    if auth_user is not None:
-        password = engine.find_password(auth_user, prompt=_prompt(auth_user, str(address)))
-    opts = engine.SendOptions(server=address, security=security, insecure=insecure,
-                              cafile=cafile, auth_user=auth_user, password=password,
-                              ehlo=ehlo, timeout=float(cfg.get_int("send.timeout")))
+    # After the message: a bad body or attachment fails before any password prompt.
+    opts = engine.options_from_config(
+        cfg, security=security, auth_user=user, cafile=cafile,
+        prompt=_prompt(user, cfg.get_str("send.server")) if user else None,
+        insecure=insecure, ehlo=ehlo)
+    address = opts.server
     steps: list[engine.Step] = []
     try:
         result = engine.send(message, opts, steps)

@@ -69,6 +69,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("send.server", str, "127.0.0.1:2525", "default SMTP server for `send`"),
     Setting("send.from", str, "mailops@localhost", "default envelope and From address"),
     Setting("send.timeout", int, 30, "seconds to wait for each SMTP step"),
+    Setting("send.security", str, "plain",
+            "plain, starttls (required) or tls (implicit, SMTPS) for `send` and the TUI"),
+    Setting("send.user", str, "", "AUTH user for `send` and the TUI (password: "
+            "$MAILOPS_SMTP_PASSWORD or the keyring)"),
+    Setting("send.cafile", str, "", "PEM file of CAs to trust for the server's certificate"),
     Setting("tags.plus_addressing", bool, True,
             "at ingest, tag mail to user+TAG@domain with TAG (docs/tags.md)"),
     Setting("tags.x_tags", bool, True, "at ingest, tag mail with its X-Tags header's tags"),

@@ -21,12 +21,15 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import aiosmtplib
 
 from mailops.compose import Outgoing
-from mailops.errors import SendError, UsageError
+from mailops.errors import ConfigError, SendError, UsageError
+
+if TYPE_CHECKING:
+    from mailops.config import Config
 
 PASSWORD_ENV = "MAILOPS_SMTP_PASSWORD"
 KEYRING_SERVICE = "mailops"
@@ -187,6 +190,26 @@ def find_password(user: str, environ: Mapping[str, str] | None = None,
     raise SendError(f"no password for {user}: set {PASSWORD_ENV}, store one with "
                     f"`keyring set {KEYRING_SERVICE} {user}`, or run in a terminal to be asked",
                     exit_code=SendError.AUTH)
+
+
+def options_from_config(config: Config, *, server: str | None = None,
+                        security: Security | None = None, auth_user: str | None = None,
+                        cafile: Path | None = None,
+                        prompt: Callable[[], str] | None = None, **extra: Any) -> SendOptions:
+    """SendOptions from the `[send]` settings; each argument given wins over its setting
+    (the CLI's flags). The password, when a user is set, comes from `find_password`."""
+    sec = security if security is not None else config.get_str("send.security").lower()
+    if sec not in ("plain", "starttls", "tls"):
+        raise ConfigError(f"send.security {sec!r}: expected plain, starttls or tls")
+    address = parse_server(server if server is not None else config.get_str("send.server"),
+                           cast(Security, sec))
+    user = auth_user if auth_user is not None else (config.get_str("send.user") or None)
+    ca = cafile if cafile is not None else (Path(config.get_str("send.cafile")).expanduser()
+                                            if config.get_str("send.cafile") else None)
+    password = find_password(user, prompt=prompt) if user is not None else None
+    return SendOptions(server=address, security=cast(Security, sec), cafile=ca,
+                       auth_user=user, password=password,
+                       timeout=float(config.get_int("send.timeout")), **extra)
 
 
 # --- sending -------------------------------------------------------------------------

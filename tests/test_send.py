@@ -444,3 +444,26 @@ def test_help_has_examples(cli: Cli) -> None:
     out = cli.ok("send", "--help").out
     assert "Examples:\n    mailops send --to you@example.test" in out
     assert "--auth-user" in out and "--eml" in out
+
+
+def test_security_user_and_cafile_from_the_config(catcher: Catcher, tmp_path: Path) -> None:
+    """[send] security, user and cafile apply without flags (the TUI sends with the same
+    settings); --tls still wins over security = "starttls"."""
+    home = tmp_path / "cfg-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'[send]\nserver = "{catcher.plain}"\nsecurity = "starttls"\nuser = "cfg-user"\n'
+        f'cafile = "{catcher.cert}"\n')
+    cli = Cli(home)
+    env = {"MAILOPS_SMTP_PASSWORD": "s3cret"}
+    out = cli.ok("send", "--to", "cfg@example.test", "--ehlo", "cfg-starttls.test", "--json",
+                 env=env).json()
+    assert out["tls"] == "starttls"
+    assert [s["code"] for s in out["transcript"] if s["stage"] == "auth"] == [235]
+    assert "tls=true" in session_log(catcher.server, "cfg-starttls.test")
+    implicit = cli.ok("send", "--server", catcher.tls, "--tls", "--to", "cfg@example.test",
+                      "--json", env=env).json()
+    assert implicit["tls"] == "implicit"
+    (home / "config.toml").write_text('[send]\nsecurity = "smtps"\n')
+    res = cli("send", "--to", "x@example.test", "--body", "hi")
+    assert res.code == 3 and "send.security 'smtps'" in res.err and len(res.err.splitlines()) == 1

@@ -270,3 +270,43 @@ def test_editor_and_send_in_a_real_terminal(home: Path, tmp_path: Path, served: 
     (got,) = received(served)
     assert got["To"] == "alice@example.test" and got["Subject"] is None
     assert got.get_body(("plain",)).get_content() == "Written in a real terminal\r\n"
+
+
+@sync
+async def test_send_over_starttls_with_auth_from_the_config(
+        store: Store, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[send] security = "starttls", user and cafile reach the compose screen's send (the
+    same settings `mailops send` reads); the password comes from the environment, and
+    without one the send fails with one line and keeps the draft."""
+    srv_home = tmp_path / "tls-served"
+    srv_home.mkdir()
+    srv = start_server(srv_home, "--starttls", "--auth", "any")
+    try:
+        (home / "config.toml").write_text(
+            f'[send]\nserver = "127.0.0.1:{srv.port}"\nfrom = "{ME}"\ntimeout = 10\n'
+            f'security = "starttls"\nuser = "alice"\n'
+            f'cafile = "{srv_home / "tls" / "selfsigned.crt"}"\n')
+        monkeypatch.setenv("MAILOPS_HOME", str(home))
+        monkeypatch.delenv("MAILOPS_SMTP_PASSWORD", raising=False)
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+        app = MailopsApp(store, poll_interval=3600)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press(*"tls@example.test")
+            await type_in(pilot, "subject", "Over TLS")
+            await pilot.press("ctrl+x")  # no password anywhere: refused before connecting
+            await pilot.pause()
+            status = str(screen(app).query_one("#compose-status").render())
+            assert status.startswith("no password for alice"), status
+            monkeypatch.setenv("MAILOPS_SMTP_PASSWORD", "s3cret")
+            await pilot.press("ctrl+x")
+            await until(pilot, lambda: isinstance(app.screen, MailboxScreen))
+        (got,) = received(srv)
+        assert got["Subject"] == "Over TLS"
+        sessions = [ln for ln in srv.log_text().splitlines() if " session " in ln]
+        assert any("tls=true" in ln and "auth=true" in ln for ln in sessions), sessions
+        assert drafts.list_drafts(store) == []
+    finally:
+        srv.stop()

@@ -32,7 +32,7 @@ from mailops import drafts
 from mailops.compose import Draft, Outgoing, build_message
 from mailops.config import Config, load_config
 from mailops.errors import MailopsError
-from mailops.send import SendOptions, SendResult, parse_server, send
+from mailops.send import SendOptions, SendResult, options_from_config, send
 from mailops.store import Store
 from mailops.store.tags import mark
 
@@ -267,9 +267,10 @@ class ComposeScreen(Screen[None]):
         config = app_config(self.app)
         try:
             message = build_message(self.current())
-            opts = SendOptions(server=parse_server(config.get_str("send.server")),
-                               timeout=float(config.get_int("send.timeout")))
-        except MailopsError as exc:
+            # [send] server, security, user (password from the environment or the
+            # keyring: there is no prompt in the TUI), cafile, timeout
+            opts = options_from_config(config)
+        except MailopsError as exc:  # a field, the settings or no password: say which
             self.status(_field_names(exc.message), error=True)
             return
         self.sending = True
