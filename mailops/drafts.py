@@ -19,9 +19,11 @@ from pathlib import Path
 
 from mailops.compose import Draft, Outgoing, parse_header
 from mailops.errors import SendError, UsageError
-from mailops.mime import parse_message
+from mailops.mime import message_ids, parse_message
+from mailops.query import Filter
 from mailops.store import MessageRow, Store
 from mailops.store.drafts import add_local
+from mailops.store.tags import mark
 from mailops.view import save_attachments
 
 DRAFTS = "drafts"
@@ -106,7 +108,16 @@ def delete(store: Store, msg_id: int) -> bool:
 
 
 def record_sent(store: Store, message: Outgoing, draft_id: int | None = None) -> int:
-    """Keep a copy of a sent message in "sent" (with its envelope) and delete the
-    draft it came from; the copy's id."""
-    return add_local(store, message.raw, folder=SENT, mail_from=message.mail_from,
+    """Keep a copy of a sent message in "sent" (with its envelope), delete the draft
+    it came from, and mark the stored message it answers (its In-Reply-To) replied,
+    also when the reply was finished from a draft in a later session; the copy's id."""
+    sent = add_local(store, message.raw, folder=SENT, mail_from=message.mail_from,
                      rcpt_to=message.rcpt_to, replaces=draft_id)
+    parents = message_ids(parse_message(message.raw).get("In-Reply-To", ""))
+    if parents:
+        # a Filter node, not a query string: a Message-ID may hold quotes or spaces
+        answered = [int(r["id"]) for r in store.list(Filter("message-id", parents[0]),
+                                                     limit=10)]
+        if answered:
+            mark(store, answered, "replied")
+    return sent

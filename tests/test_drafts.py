@@ -101,3 +101,21 @@ def test_delete_and_maildir_draft_flag(store: Store, tmp_path: Path) -> None:
     (name,) = [p.name for p in (tmp_path / "md" / "cur").iterdir()]
     assert name.endswith(":2,DS")
     assert store.has_id(keep)
+
+
+def test_a_reply_finished_from_a_draft_marks_the_original_replied(store: Store,
+                                                                 tmp_path: Path) -> None:
+    """The reply is saved as a draft, reopened in a later session (nothing remembers
+    which message it answers but its In-Reply-To), then sent."""
+    from mailops import reply
+
+    (orig,) = store.add_raw([Incoming(raw=b"From: Bob <bob@example.test>\r\n"
+                                          b"To: me@example.test\r\nSubject: plans\r\n"
+                                          b'Message-ID: <plans.1@example.test>\r\n\r\nhi\r\n')])
+    store.index_pending(10)  # as the daemon's indexer would: the Message-ID column
+    answer = reply.reply(store.get(orig), store.raw(orig), "me@example.test")
+    draft_id = drafts.save(store, answer)
+    reopened = drafts.load(store, draft_id, tmp_path / "att")
+    assert not store.get(orig)["replied"]
+    drafts.record_sent(store, build_message(reopened), draft_id)
+    assert store.get(orig)["replied"]

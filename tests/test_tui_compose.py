@@ -310,3 +310,20 @@ async def test_send_over_starttls_with_auth_from_the_config(
         assert drafts.list_drafts(store) == []
     finally:
         srv.stop()
+
+
+@sync
+async def test_quitting_while_composing_keeps_a_draft(store: Store, home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(home, monkeypatch, "127.0.0.1:9")
+    app = MailopsApp(store, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press(*"late@example.test")
+        await type_in(pilot, "subject", "Unfinished")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    (row,) = drafts.list_drafts(store)
+    assert row["subject"] == "Unfinished" and row["to"] == ["late@example.test"]

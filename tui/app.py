@@ -82,6 +82,13 @@ class MailopsApp(App[None]):
         if not any(isinstance(s, HealthScreen) for s in self.screen_stack):
             self.push_screen(HealthScreen(self.store, self.config))
 
+    async def action_quit(self) -> None:
+        """Quit; a screen holding unsaved work (compose) keeps it first."""
+        keep = getattr(self.screen, "keep_before_quit", None)
+        if keep is not None and not keep():
+            return
+        await super().action_quit()
+
     def action_toggle_theme(self) -> None:
         """Switch between a light and a dark theme."""
         self.theme, self._other_theme = self._other_theme, self.theme

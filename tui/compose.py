@@ -306,6 +306,12 @@ class ComposeScreen(Screen[None]):
                     f"{msg.result.server}")
         self.dismiss(None)
 
+    def keep_before_quit(self) -> bool:
+        """The app is quitting (Ctrl+Q): unsaved changes become a draft first, with no
+        question (quitting must not lose a message; mutt postpones one too). False
+        when that failed: the status line says why, and the app stays."""
+        return self.current_state() == self.saved_state or self.save_draft()
+
     def action_close(self) -> None:
         """Escape: close; unsaved changes are saved as a draft if you say so."""
         if self.sending:
