@@ -92,6 +92,11 @@ def _print_readable(v: dict[str, Any]) -> None:
         value = v["headers"].get(label.lower())
         if value:
             console.print(f"[bold]{label}:[/] {escape(value)}")
+    from mailops.view import auth_summary
+
+    for server, verdicts in auth_summary(v["auth"]):
+        console.print("[bold]Authentication:[/] " + escape(
+            " ".join(f"{m}={r}" for m, r in verdicts) + (f" (by {server})" if server else "")))
     if v["attachments"]:
         console.print("[bold]Attachments:[/] " + escape(", ".join(v["attachments"])))
     if v["defects"]:

@@ -8,6 +8,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from mailops.authresults import auth_results
 from mailops.errors import NotFoundError, StoreError
 from mailops.htmltext import html_to_text
 from mailops.mime import clean, parse_message, summarize
@@ -134,4 +135,14 @@ def readable(row: MessageRow, raw: bytes) -> dict[str, Any]:
         "envelope": {"mail_from": row["mail_from"], "rcpt_to": row["rcpt_to"],
                      "peer": row["peer"], "source": row["source"]},
         "size": row["size"], "sha256": row["sha256"],
+        "auth": [r.as_dict() for r in auth_results(raw)],
     }
+
+
+def auth_summary(auth: list[dict[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The readable view's "auth" grouped per header writer: [(authserv_id,
+    [(method, result), ...])], in header order (the topmost, latest hop first)."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for r in auth:
+        groups.setdefault(r["authserv_id"], []).append((r["method"], r["result"]))
+    return list(groups.items())

@@ -166,6 +166,17 @@ class ReaderScreen(ComposeKeys):
             if row["tags"]:
                 text.append("Tags: ", style="bold")
                 text.append(" ".join(row["tags"]) + "\n")
+        from mailops.view import auth_summary  # loaded with the message, not at start
+
+        for server, verdicts in auth_summary(view.get("auth", [])):
+            text.append("Authentication: ", style="bold")
+            for method, result in verdicts:
+                style = {"pass": "green", "fail": "red", "softfail": "yellow",
+                         "permerror": "red", "temperror": "yellow"}.get(result.lower(), "")
+                text.append(f"{method}=")
+                text.append(result, style=style)
+                text.append(" ")
+            text.append(f"(by {server})\n" if server else "\n", style="dim")
         if view["defects"]:
             text.append("Parse defects: ", style="bold yellow")
             text.append("; ".join(view["defects"]) + "\n", style="yellow")
