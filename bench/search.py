@@ -28,7 +28,7 @@ Then, for each typical query, the first page of 50 newest-first:
 With --store PATH, an existing store is measured: the queries (plus the TUI's tag, folder and
 no-match cases, and terms of several densities) run against an existing store, engine only,
 then the TUI's path (`listing.page`, 100 rows, scope `-folder:Trash`) and its count; --plans
-prints `EXPLAIN QUERY PLAN` for each (for a two-stage page, `querysql.two_stage`, the walk's
+prints `EXPLAIN QUERY PLAN` for each (for a two-stage page, `walk.two_stage`, the walk's
 plan and the match its chunks are tested against). Open the store writable once first so
 migrations apply:
 
@@ -60,7 +60,8 @@ from corpus import Message, messages, messages_shard, write_maildir
 
 from mailops.mime import Parsed
 from mailops.query import And, parse
-from mailops.store import Incoming, Store, listing, querysql
+from mailops.store import Incoming, Store, listing
+from mailops.store import walk as store_walk
 from mailops.store.querysql import planning
 from mailops.store.search import compile_text
 from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
@@ -192,13 +193,13 @@ def main() -> None:
     parser.add_argument("--walk", nargs="*", metavar="QUERY",
                         help="with --store: only compare, for these queries (default: a"
                              " range of densities), the two-stage page with the one-query"
-                             " plan, interleaved (querysql.two_stage; same rows checked)")
+                             " plan, interleaved (walk.two_stage; same rows checked)")
     parser.add_argument("--walk-ratio", type=float,
-                        help="with --walk: querysql.WALK_RATIO for this run (1e9: never"
+                        help="with --walk: walk.WALK_RATIO for this run (1e9: never"
                              " fall back to the one query)")
     args = parser.parse_args()
     if args.walk_ratio is not None:
-        querysql.WALK_RATIO = args.walk_ratio
+        store_walk.WALK_RATIO = args.walk_ratio
     if args.store:
         if not args.store.exists():  # filled as --no-notmuch does, then kept
             start = time.monotonic()
@@ -310,7 +311,7 @@ def measure_store(path: Path, runs: int, plans: bool) -> None:
                     compiled = compile_text(mq)
                 assert compiled is not None
                 where, params = compiled.where, compiled.params
-                if getattr(compiled, "walk", None):  # a common match: querysql.two_stage
+                if getattr(compiled, "walk", None):  # a common match: walk.two_stage
                     print(f"    two stages: chunks of this walk tested against"
                           f" {'NOT ' if compiled.walk_negated else ''}{compiled.walk}")
                     where, params = compiled.rest, compiled.rest_params

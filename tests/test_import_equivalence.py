@@ -22,7 +22,7 @@ from types import ModuleType
 import zstandard
 
 from mailops.importer import import_paths
-from mailops.mime import _summarize
+from mailops.mimeslim import _summarize
 from mailops.store import Incoming, Store
 from mailops.store.store import ZSTD_LEVEL, prepare
 

@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_malformed import OWN_ODDITIES, broken_message
 
-from mailops.mime import _summarize, _TextHeader, clean, message_ids, parse_message, summarize
+from mailops.mime import _TextHeader, clean, message_ids, parse_message, summarize
+from mailops.mimeslim import _summarize
 
 
 def _ref_header(msg: Any, name: str, defects: list[str]) -> str | None:

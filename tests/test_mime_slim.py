@@ -1,7 +1,7 @@
 """Parsing a big message with the middle of its base64 runs left out gives the
 same summary as parsing it whole.
 
-`mailops.mime._summarize` leaves out the middle lines of long base64 runs
+`mailops.mimeslim._summarize` leaves out the middle lines of long base64 runs
 (`_slim`) and keeps the result only when the stdlib parse of what is left
 shows the cut could not matter; otherwise it parses the whole message. Here the
 thresholds are lowered so that small messages are cut too, and every field of
@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_mime_fast import FIXED
 
-from mailops.mime import _slim, _summarize, _summarize_parsed, summarize
+from mailops.mime import summarize
+from mailops.mimeslim import _slim, _summarize, _summarize_parsed
 
 
 def whole(raw: bytes) -> object:

@@ -1,4 +1,4 @@
-"""Two-stage first pages (querysql.two_stage) give exactly the one-query plan's rows.
+"""Two-stage first pages (walk.two_stage) give exactly the one-query plan's rows.
 
 A generated store (dates mostly following arrival, some old mail imported late,
 ties on the date, several folders and tags) is queried through `Store.search` and
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailops.mime import Parsed
-from mailops.store import Incoming, Store, listing, querysql
+from mailops.store import Incoming, Store, listing, querysql, walk
 from mailops.store.search import compile_text
 
 N = 400
@@ -99,7 +99,7 @@ def _reference(s: Store, query: str, order: str) -> list[int]:
 def _force(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setattr(querysql, "RARE", 1)  # every term that matches is "common"
     for name, value in MODES[mode].items():
-        monkeypatch.setattr(querysql, name, value)
+        monkeypatch.setattr(walk, name, value)
 
 
 _DATE = "coalesce(m.date_ts, m.received_at)"
@@ -112,7 +112,7 @@ def test_search_pages_equal_the_one_query_plan(store: Store, mode: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     _force(monkeypatch, mode)
     walked = 0
-    real_two_stage = querysql.two_stage
+    real_two_stage = walk.two_stage
 
     def counting(*args: object, **kwargs: object) -> list[tuple[object, int]]:
         nonlocal walked
@@ -139,7 +139,7 @@ def test_search_pages_equal_the_one_query_plan(store: Store, mode: str,
     # A page longer than WALK_PAGE is one query (its ids would be bound one by one).
     walked = 0
     want = _reference(store, "from:alice", SEARCH_ORDERS["date"])
-    assert [r["id"] for r in store.search("from:alice", limit=querysql.WALK_PAGE + 1)] == want
+    assert [r["id"] for r in store.search("from:alice", limit=walk.WALK_PAGE + 1)] == want
     assert walked == 0
 
 
@@ -203,11 +203,12 @@ ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", 
 def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tuple[str, str]],
                                                   sort: str, limit: int, mode: str) -> None:
     query = " ".join(op + atom for op, atom in atoms).removeprefix("OR ")
-    saved = {name: getattr(querysql, name) for name in ("RARE", *MODES[mode])}
+    saved = {name: getattr(walk, name) for name in MODES[mode]}
+    rare = querysql.RARE
     try:
         querysql.RARE = 1
         for name, value in MODES[mode].items():
-            setattr(querysql, name, value)
+            setattr(walk, name, value)
         want = _reference(store, query, SEARCH_ORDERS[sort])
         first = store.search(query, sort=sort, limit=limit)
         assert [r["id"] for r in first] == want[:limit]
@@ -215,5 +216,6 @@ def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tupl
             second = store.search(query, sort=sort, limit=limit, after=first[-1]["cursor"])
             assert [r["id"] for r in second] == want[limit:2 * limit]
     finally:
+        querysql.RARE = rare
         for name, value in saved.items():
-            setattr(querysql, name, value)
+            setattr(walk, name, value)

@@ -12,7 +12,7 @@ cursor in another sort, and a cursor's counterpart in the opposite order (to
 page backwards). Every value is a bound parameter; sort names pick from fixed
 SQL fragments. A page (not a threads one) plans as `Store.search` does: a rare term
 or folder drives from its index, a common full-text term is found in two stages
-(`querysql.two_stage`); the rows are the same either way.
+(`walk.two_stage`); the rows are the same either way.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from mailops.errors import StoreError, UsageError
 from mailops.query import Node
-from mailops.store import querysql
-from mailops.store.querysql import Compiled, planning, two_stage
+from mailops.store import walk
+from mailops.store.querysql import Compiled, planning
 from mailops.store.search import compile_text
+from mailops.store.walk import two_stage
 
 if TYPE_CHECKING:
     from mailops.store.store import MessageRow, Store
@@ -162,8 +163,8 @@ def page(store: Store, query: str | Node | None = None, *, sort: str = "date",
     position = decode_cursor(sort, after) if after is not None else None
     direction = "DESC" if spec.descending else "ASC"
     order = f"ORDER BY {key} {direction}, {tie} {direction}"
-    if compiled is not None and compiled.walk is not None and limit <= querysql.WALK_PAGE:
-        # A common full-text match: the page in two stages (querysql.two_stage).
+    if compiled is not None and compiled.walk is not None and limit <= walk.WALK_PAGE:
+        # A common full-text match: the page in two stages (walk.two_stage).
         conds, cond_params = ["1"], []
         if position is not None:
             conds, cond_params = [_after(key, tie, spec.descending)], [

@@ -3,14 +3,15 @@
 Full-text parts become FTS5 MATCH expressions (user text always quoted, so it is
 never read as FTS5 syntax) bound as parameters; structured filters become plain
 SQL predicates over the `messages` row aliased `m`. Within an AND, every
-full-text term is merged into one MATCH so SQLite does one index lookup.
+full-text term is merged into one MATCH so SQLite does one index lookup. A first
+page for a common match is found in two stages by mailops.store.walk.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class Compiled:
     walk: str | None = None
     """Set when planning judged this FTS5 expression (or, with `walk_ids`, tag) common
     and every result must match it or, with `walk_negated`, must not: a first page
-    is then found in two stages (`two_stage`): `rest` along the sort order, each
+    is then found in two stages (`walk.two_stage`): `rest` along the sort order, each
     chunk tested against `walk`."""
     walk_negated: bool = False
     walk_ids: str | None = None
@@ -357,125 +358,3 @@ def _negated(node: Node) -> tuple[str, list[Node]] | None:
         return None
     return (exprs[0] if len(exprs) == 1 else "((" + ") OR (".join(exprs) + "))"), others
 
-
-# -- two-stage pages for a common full-text match ------------------------------------
-
-WALK_FIRST = 256
-"""Rows of the sort order in a two-stage page's first chunk (later chunks are sized
-from the density seen so far, up to WALK_CHUNK)."""
-WALK_CHUNK = 8192
-WALK_RATIO = 1.0
-"""Walk on while the rows left to walk (estimated from the density of results so far)
-are fewer than WALK_RATIO x the ids the one-query plan would fetch first (the match
-set or the tag's rows, estimated from their share of the rows walked). Chosen by
-measurement (docs/benchmarks.md, section 5)."""
-WALK_PAGE = 1000
-"""Pages longer than this come from the one query (a first screenful is what the
-walk is for; its ids are bound one parameter each)."""
-RUN_GAP = 1024
-"""Ids of a chunk further apart than this are tested as separate rowid ranges."""
-RUNS_MAX = 16
-"""More ranges than this in a chunk (ids far from the sort order, e.g. old mail
-imported late): the one-query plan takes over."""
-
-
-def _hits(db: sqlite3.Connection, compiled: Compiled, ids: list[int]) -> set[int] | None:
-    """Which of `ids` `compiled.walk` matches, by rowid ranges (FTS5 seeks a range; a
-    `rowid IN (...)` list would run the whole match once per value); None if the
-    ids are too scattered for a few ranges."""
-    ordered = sorted(ids)
-    runs: list[tuple[int, int]] = []
-    low = prev = ordered[0]
-    for i in ordered[1:]:
-        if i - prev > RUN_GAP:
-            runs.append((low, prev))
-            low = i
-        prev = i
-    runs.append((low, prev))
-    if len(runs) > RUNS_MAX:
-        return None
-    found: set[int] = set()
-    sql = compiled.walk_ids or f"{_FTS} AND rowid BETWEEN ? AND ?"
-    for low, high in runs:
-        found.update(r[0] for r in db.execute(sql, (compiled.walk, low, high)))
-    return found
-
-
-def two_stage(db: sqlite3.Connection, compiled: Compiled, *, key: str, order: str,
-              conds: list[str], params: list[Any],
-              after: Callable[[Any, int], tuple[str, list[Any]]],
-              limit: int) -> list[tuple[Any, int]]:
-    """The sort key and id of the first `limit` rows of `messages m` where
-    `compiled.where` and `conds` hold, in `order` (ORDER BY ...): the same rows in
-    the same order as one query gives, found in two stages: walk the ids where
-    `compiled.rest` holds along the order a chunk at a time, keeping those the
-    match `compiled.walk` finds (or, negated, does not find) among them by rowid
-    ranges, until the page is full. When the density seen says the walk would be
-    long (or the ids scatter), the rest comes from the one query, after the last
-    row walked. `after(key, id)` is the condition (and its parameters) for the rows
-    strictly after that row in this order; `key` the sort key's SQL over `m`."""
-    assert compiled.walk is not None
-    out: list[int] = []
-    last: tuple[Any, int] | None = None
-    walked = tested = 0
-    size = WALK_FIRST
-    total: int | None = None  # the store's size (max id), read when first needed
-
-    def ids(where: str, where_params: list[Any], n: int) -> list[int]:
-        # Ids only: the sort key would read each walked row (3.40 does not take an
-        # expression's value from its index), 4 µs a row at 1M instead of 0.1.
-        more, more_params = after(*last) if last is not None else ("1", [])
-        return [int(r[0]) for r in db.execute(
-            f"SELECT m.id FROM messages m WHERE {' AND '.join([where, *conds, more])}"
-            f" {order} LIMIT ?", [*where_params, *params, *more_params, n])]
-
-    own = not db.in_transaction  # one snapshot for every chunk, as one query has
-    if own:
-        db.execute("BEGIN")
-    try:
-        walk_on = True
-        while walk_on and len(out) < limit:
-            chunk = ids(compiled.rest, compiled.rest_params, size)
-            hits = _hits(db, compiled, chunk) if chunk else set()
-            if hits is None:
-                break  # scattered ids: the one query from here
-            kept = [i for i in chunk if (i in hits) != compiled.walk_negated]
-            tested += len(kept)
-            if compiled.post != "1" and kept:
-                passed = {int(r[0]) for r in db.execute(
-                    f"SELECT m.id FROM messages m WHERE m.id IN ({', '.join('?' * len(kept))})"
-                    f" AND {compiled.post}", [*kept, *compiled.post_params])}
-                kept = [i for i in kept if i in passed]
-            out += kept[:limit - len(out)]
-            if len(chunk) < size:
-                return _keyed(db, key, out)  # the whole order walked
-            walked += len(chunk)
-            last = (db.execute(f"SELECT {key} FROM messages m WHERE m.id = ?",
-                               (chunk[-1],)).fetchone()[0], chunk[-1])
-            if total is None:
-                total = int(db.execute("SELECT coalesce(max(id), 0) FROM messages")
-                            .fetchone()[0])
-            # The one query fetches every id the walk's test keeps (the match set, or
-            # the tag's rows): estimated from the share of the rows walked so far.
-            density = max(len(out), 1) / walked  # none yet: as if the next were one
-            left = (limit - len(out)) / density
-            walk_on = left <= WALK_RATIO * tested / walked * total  # else the one query
-            if walk_on:
-                size = max(WALK_FIRST, min(WALK_CHUNK, int(left * 1.1) + 16))
-        if len(out) < limit:
-            out += ids(compiled.fallback or compiled.where,
-                       compiled.fallback_params if compiled.fallback else compiled.params,
-                       limit - len(out))
-        return _keyed(db, key, out)
-    finally:
-        if own:
-            db.execute("COMMIT")
-
-
-def _keyed(db: sqlite3.Connection, key: str, ids: list[int]) -> list[tuple[Any, int]]:
-    """(sort key, id) for these ids, in their order."""
-    if not ids:
-        return []
-    keys = dict(db.execute(f"SELECT m.id, {key} FROM messages m"
-                           f" WHERE m.id IN ({', '.join('?' * len(ids))})", ids).fetchall())
-    return [(keys[i], i) for i in ids]

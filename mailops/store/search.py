@@ -4,7 +4,7 @@
 keyset pages: a cursor records the sort key of a row (date and id, or score,
 date and id), and the next page asks for rows strictly after it, so page 1000
 costs what page 1 costs (no OFFSET). A common full-text term's page (date, oldest
-or id order) is found in two stages (`querysql.two_stage`), the same rows as the
+or id order) is found in two stages (`walk.two_stage`), the same rows as the
 one query gives.
 """
 
@@ -20,8 +20,9 @@ from typing import Any
 
 from mailops.errors import StoreError, UsageError
 from mailops.query import Node, parse
-from mailops.store import querysql
-from mailops.store.querysql import Compiled, compile_query, two_stage
+from mailops.store import walk
+from mailops.store.querysql import Compiled, compile_query
+from mailops.store.walk import two_stage
 
 SORTS = ("date", "oldest", "relevance", "id")
 """date: newest first; oldest: oldest first; relevance: bm25 (date when the query has
@@ -116,8 +117,8 @@ def run(db: sqlite3.Connection, columns: str, make_row: Callable[[sqlite3.Row], 
         params.append(after_id)
     try:
         if (sort != "relevance" and compiled is not None and compiled.walk is not None
-                and limit <= querysql.WALK_PAGE):
-            # A common full-text match or tag: the page in two stages (querysql.two_stage).
+                and limit <= walk.WALK_PAGE):
+            # A common full-text match or tag: the page in two stages (walk.two_stage).
             heads = two_stage(db, compiled, key="m.id" if sort == "id" else _DATE,
                               order=f"ORDER BY {order}", conds=where or ["1"], params=params,
                               after=lambda k, i: after_row((i,) if sort == "id" else (k, i)),
