@@ -66,7 +66,7 @@ class ServeOptions:
     chaos_seed: int | None = None
     event_loop: str = "uvloop"
     synchronous: str = "FULL"
-    workers: int = 1  # SMTP processes in all, the main one included
+    workers: int = 1  # SMTP processes: 1 = the main one; N > 1 = N workers beside it
     retention: Policy | None = None  # applied every retention_interval seconds
     retention_interval: float = 3600.0
 
@@ -189,8 +189,8 @@ def _protocol_factory(opts: ServeOptions, handler: CatcherHandler,
     return factory
 
 
-async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLContext | None
-                  ) -> list[asyncio.base_events.Server]:
+async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLContext | None,
+                  *, accept: bool = True) -> list[asyncio.base_events.Server]:
     loop = asyncio.get_running_loop()
     servers: list[asyncio.base_events.Server] = []
     for lst in opts.listeners:
@@ -202,6 +202,7 @@ async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLConte
                 # A burst of clients connecting at once should queue, not see SYN
                 # retries; the default backlog (100) is easily exceeded in tests.
                 factory, host=lst.host, port=lst.port, reuse_address=True, backlog=1024,
+                start_serving=accept,
                 ssl=tls if lst.implicit_tls else None,
                 # The idle timeout also bounds a TLS handshake that never comes.
                 ssl_handshake_timeout=opts.timeout if lst.implicit_tls else None,
@@ -212,6 +213,12 @@ async def _listen(opts: ServeOptions, handler: CatcherHandler, tls: ssl.SSLConte
             reason = ("address already in use" if exc.errno == errno.EADDRINUSE
                       else exc.strerror or str(exc))
             raise ServeError(f"cannot listen on {lst}: {reason}") from None
+        if not accept:
+            # Not serving here still means listening: connections that arrive before
+            # the workers are up wait in the backlog instead of being refused.
+            for sock in server.sockets:
+                with socket.socket(fileno=os.dup(sock.fileno())) as same:
+                    same.listen(1024)
         servers.append(server)
     return servers
 
@@ -237,8 +244,8 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
 def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = None) -> None:
     """Run until SIGINT or SIGTERM; on stop, finish writing what was accepted.
 
-    With `opts.workers` > 1 this process also starts that many minus one SMTP
-    worker processes on the same listening sockets (see mailops.smtp.workers)."""
+    With `opts.workers` > 1 this process only binds the listeners and writes: that
+    many SMTP worker processes accept on its sockets (see mailops.smtp.workers)."""
     _check_options(opts)
     tls = _tls_context(opts)
     loop = _new_loop(opts.event_loop)
@@ -259,7 +266,10 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
     loop.set_exception_handler(_log_loop_error)
 
     async def main() -> None:
-        servers = await _listen(opts, handler, tls)
+        # With workers, this process accepts no SMTP itself: its writer thread
+        # would share the GIL with SMTP sessions (measured: 923-933 msg/s median
+        # with the main process serving, 1,051-1,071 without; docs/benchmarks.md).
+        servers = await _listen(opts, handler, tls, accept=opts.workers <= 1)
         listening.append(True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -267,7 +277,7 @@ def serve(opts: ServeOptions, on_ready: Callable[[list[str]], None] | None = Non
         if opts.workers > 1:
             fds = [(sock.fileno(), index) for index, server in enumerate(servers)
                    for sock in server.sockets]
-            pool = WorkerPool({"opts": opts}, writer, fds, opts.workers - 1)
+            pool = WorkerPool({"opts": opts}, writer, fds, opts.workers)
             await pool.start()
         addresses = bound_addresses(servers)
         event("listening", addresses=addresses, store=str(opts.store_path),

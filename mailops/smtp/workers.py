@@ -3,10 +3,11 @@
 One event loop tops out at about one CPU core, so the daemon can run N SMTP
 processes. The main process binds the listeners (so port 0 resolves, and a
 port in use fails once, with the usual error), owns the single group-commit
-writer and the indexer child, serves SMTP itself and starts N-1 worker
-processes (`python -m mailops.smtp.workers`) that inherit the listening
-sockets: the kernel hands each new connection to whichever process accepts it
-first, so a busy process takes fewer. Sharing the accept queue rather than
+writer and the indexer child, and starts N worker processes (`python -m
+mailops.smtp.workers`) that inherit the listening sockets; it accepts no SMTP
+itself, so its writer thread never waits for the GIL behind a session. The
+kernel hands each new connection to whichever worker accepts it first, so a
+busy one takes fewer. Sharing the accept queue rather than
 binding a second socket with SO_REUSEPORT keeps "address already in use" for a
 second daemon on the same port (SO_REUSEPORT would let it join silently).
 
@@ -210,7 +211,7 @@ class WorkerPool:
         self._count = count
         self._workers: dict[int, _Worker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._next_number = 2  # the main process's sessions are "1.N"
+        self._next_number = 1  # the main process serves no sessions: workers are 1, 2...
         self._stopping = False
         self._restart_delay = 0.5
 
