@@ -194,8 +194,9 @@ def find_password(user: str, environ: Mapping[str, str] | None = None,
 
 def options_from_config(config: Config, *, server: str | None = None,
                         security: Security | None = None, auth_user: str | None = None,
-                        cafile: Path | None = None,
-                        prompt: Callable[[], str] | None = None, **extra: Any) -> SendOptions:
+                        cafile: Path | None = None, insecure: bool = False,
+                        ehlo: str | None = None,
+                        prompt: Callable[[], str] | None = None) -> SendOptions:
     """SendOptions from the `[send]` settings; each argument given wins over its setting
     (the CLI's flags). The password, when a user is set, comes from `find_password`."""
     sec = security if security is not None else config.get_str("send.security").lower()
@@ -209,7 +210,8 @@ def options_from_config(config: Config, *, server: str | None = None,
     password = find_password(user, prompt=prompt) if user is not None else None
     return SendOptions(server=address, security=cast(Security, sec), cafile=ca,
                        auth_user=user, password=password,
-                       timeout=float(config.get_int("send.timeout")), **extra)
+                       timeout=float(config.get_int("send.timeout")), insecure=insecure,
+                       ehlo=ehlo)
 
 
 # --- sending -------------------------------------------------------------------------
