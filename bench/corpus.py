@@ -250,14 +250,16 @@ def write_maildir(root: Path, n: int, seed: int = 1) -> int:
     """Write the corpus as a maildir at `root` (cur/new/tmp); returns total bytes."""
     for sub in ("cur", "new", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    total = 0
-    for m in messages(n, seed):
-        name = f"{int(m.date_ts)}.M{m.number:06d}P1Q{m.number}.bench"
-        # 10% still in new/ (no info suffix), the rest in cur/ with flags.
-        path = root / "new" / name if m.number % 10 == 9 else root / "cur" / f"{name}:2,S"
-        path.write_bytes(m.raw)
-        total += len(m.raw)
-    return total
+    return sum(write_message(root, m) for m in messages(n, seed))
+
+
+def write_message(root: Path, m: Message) -> int:
+    """One message into the maildir at `root`; returns its size."""
+    name = f"{int(m.date_ts)}.M{m.number:06d}P1Q{m.number}.bench"
+    # 10% still in new/ (no info suffix), the rest in cur/ with flags.
+    path = root / "new" / name if m.number % 10 == 9 else root / "cur" / f"{name}:2,S"
+    path.write_bytes(m.raw)
+    return len(m.raw)
 
 
 def main() -> None:

@@ -36,6 +36,18 @@ migrations apply:
     uv run python bench/search.py --store /tmp/qp/mailops.db --walk   # the threshold
     uv run python bench/search.py --store /tmp/qp/real/mailops.db --messages 200000
 (the second fills /tmp/qp/real/mailops.db with the corpus first if it does not exist)
+
+At 1,000,000 against notmuch, build once and measure when the machine is quiet:
+
+    XAPIAN_FLUSH_THRESHOLD=100000 uv run python bench/search.py --messages 1000000 \
+        --work /tmp/nm1m --sharded --drop-maildir --build-only
+    uv run python bench/search.py --messages 1000000 --work /tmp/nm1m --sharded
+
+--work keeps the maildir, notmuch's database and the store in DIR and reuses each part
+that a previous run finished; --sharded generates both the maildir and the store from
+the same independently generated shards, in one process per CPU; --drop-maildir deletes
+the maildir once notmuch has indexed it (`notmuch search` reads only its database), so
+that the three never need disk at once.
 """
 
 from __future__ import annotations
@@ -51,12 +63,13 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.queues import Queue
 from pathlib import Path
 
 import zstandard
 from _harness import machine, temp_dir
-from corpus import Message, messages, messages_shard, write_maildir
+from corpus import Message, messages, messages_shard, write_maildir, write_message
 
 from mailops.mime import Parsed
 from mailops.query import And, parse
@@ -168,6 +181,25 @@ def fill_store(path: Path, n: int, seed: int, *, sharded: bool = False) -> None:
                       flush=True)
 
 
+def _write_shard(root: Path, n: int, seed: int, start: int, stop: int) -> int:
+    total = 0
+    for m in messages_shard(n, seed, start, stop):
+        total += write_message(root, m)
+    return total
+
+
+def write_maildir_sharded(root: Path, n: int, seed: int) -> int:
+    """The sharded corpus (the one `fill_store(..., sharded=True)` stores) as a maildir,
+    written by one process per CPU; returns total bytes."""
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    fork = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=fork) as pool:
+        jobs = [pool.submit(_write_shard, root, n, seed, start, min(n, start + _FILL_BATCH))
+                for start in range(0, n, _FILL_BATCH)]
+        return sum(job.result() for job in jobs)
+
+
 def pct(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank) in ms."""
     ordered = sorted(values)
@@ -194,6 +226,16 @@ def main() -> None:
                         help="with --store: only compare, for these queries (default: a"
                              " range of densities), the two-stage page with the one-query"
                              " plan, interleaved (walk.two_stage; same rows checked)")
+    parser.add_argument("--work", type=Path,
+                        help="keep the maildir, notmuch's database and the store here, and"
+                             " reuse each part a previous run with the same DIR finished")
+    parser.add_argument("--sharded", action="store_true",
+                        help="generate the maildir and the store from the same shards in"
+                             " parallel (large corpora)")
+    parser.add_argument("--drop-maildir", action="store_true",
+                        help="delete the maildir once notmuch has indexed it")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or finish building) and stop before the queries")
     parser.add_argument("--walk-ratio", type=float,
                         help="with --walk: walk.WALK_RATIO for this run (1e9: never"
                              " fall back to the one query)")
@@ -214,21 +256,16 @@ def main() -> None:
         return
     mailops = shutil.which("mailops") or str(Path(sys.executable).with_name("mailops"))
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
-    with temp_dir("mailops-bench-search-") as work:
-        maildir, home = work / "Maildir", work / "home"
+    if os.environ.get("XAPIAN_FLUSH_THRESHOLD"):
+        print(f"XAPIAN_FLUSH_THRESHOLD={os.environ['XAPIAN_FLUSH_THRESHOLD']} (notmuch new)")
+    with _work_dir(args.work) as work:
         nm = not args.no_notmuch
-        if nm:
-            start = time.monotonic()
-            write_maildir(maildir, args.messages, args.seed)
-            print(f"corpus: {args.messages} messages (seed {args.seed}) written in"
-                  f" {time.monotonic() - start:.1f} s")
-        start = time.monotonic()
-        fill_store(home / "mailops.db", args.messages, args.seed, sharded=not nm)
-        took = time.monotonic() - start
-        size = sum(f.stat().st_size for f in home.iterdir())
-        print(f"mailops store filled (add_prepared) in {took:.1f} s"
-              f" ({args.messages / took:.0f} msg/s), {size / 1e9:.2f} GB")
-        nm_env = notmuch_index(work, maildir) if nm else {}
+        nm_env = build(work, args.messages, args.seed, notmuch=nm,
+                       sharded=args.sharded or not nm, drop_maildir=args.drop_maildir)
+        if args.build_only:
+            print(f"built in {work}")
+            return
+        home = work / "home"
         env = {**os.environ, "MAILOPS_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "120"}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure as installed (byte code cached)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
@@ -287,6 +324,55 @@ def main() -> None:
         goal = "p50 < 20 ms, p95 < 100 ms" + (", p50 no slower than notmuch" if nm else "")
         print(f"targets (engine {goal}): "
               + ("met for every query" if met else "NOT met for at least one query"))
+
+
+@contextmanager
+def _work_dir(path: Path | None) -> Iterator[Path]:
+    if path is None:
+        with temp_dir("mailops-bench-search-") as work:
+            yield work
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    yield path
+
+
+def build(work: Path, n: int, seed: int, *, notmuch: bool, sharded: bool,
+          drop_maildir: bool) -> dict[str, str]:
+    """The maildir, notmuch's database and the store in `work`, skipping each part a
+    marker file says is finished; returns notmuch's environment."""
+    maildir, home = work / "Maildir", work / "home"
+    nm_env: dict[str, str] = {}
+    if notmuch:
+        nm_done = work / "notmuch-db" / ".built"
+        if not nm_done.exists():
+            if not (work / ".maildir-written").exists():
+                shutil.rmtree(maildir, ignore_errors=True)
+                start = time.monotonic()
+                total = (write_maildir_sharded(maildir, n, seed) if sharded
+                         else write_maildir(maildir, n, seed))
+                (work / ".maildir-written").touch()
+                print(f"corpus: {n} messages (seed {seed}{', sharded' if sharded else ''}),"
+                      f" {total / 1e9:.2f} GB, written in {time.monotonic() - start:.1f} s",
+                      flush=True)
+            shutil.rmtree(work / "notmuch-db", ignore_errors=True)
+            nm_env = notmuch_index(work, maildir)
+            nm_done.touch()
+        else:
+            nm_env = notmuch_env(work, maildir)
+        if drop_maildir and maildir.exists():
+            shutil.rmtree(maildir)
+            print("maildir deleted (notmuch search reads only its database)", flush=True)
+    if not (home / ".filled").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        start = time.monotonic()
+        fill_store(home / "mailops.db", n, seed, sharded=sharded)
+        took = time.monotonic() - start
+        (home / ".filled").touch()
+        size = sum(f.stat().st_size for f in home.iterdir())
+        print(f"mailops store filled (add_prepared) in {took:.1f} s"
+              f" ({n / took:.0f} msg/s), {size / 1e9:.2f} GB", flush=True)
+    return nm_env
 
 
 def measure_store(path: Path, runs: int, plans: bool) -> None:
@@ -384,17 +470,22 @@ def measure_listing(store: Store, runs: int) -> None:
               f" {pct(took[1:], 95):5.1f} ms", flush=True)
 
 
-def notmuch_index(work: Path, maildir: Path) -> dict[str, str]:
-    """Index the maildir with `notmuch new` (fresh database); returns its environment."""
+def notmuch_env(work: Path, maildir: Path) -> dict[str, str]:
+    """The environment (and config file) for notmuch on `work`'s database."""
     dbdir = work / "notmuch-db"
-    dbdir.mkdir()
     config = work / "notmuch-config"
     config.write_text(
         f"[database]\npath={dbdir}\nmail_root={maildir}\n"
         "[user]\nname=Bench\nprimary_email=bench@example.test\n"
         "[new]\ntags=unread;inbox;\nignore=\n[search]\nexclude_tags=\n"
         "[maildir]\nsynchronize_flags=true\n")
-    nm_env = {**os.environ, "NOTMUCH_CONFIG": str(config), "HOME": str(work)}
+    return {**os.environ, "NOTMUCH_CONFIG": str(config), "HOME": str(work)}
+
+
+def notmuch_index(work: Path, maildir: Path) -> dict[str, str]:
+    """Index the maildir with `notmuch new` (fresh database); returns its environment."""
+    (work / "notmuch-db").mkdir()
+    nm_env = notmuch_env(work, maildir)
     start = time.monotonic()
     subprocess.run([NOTMUCH, "new", "--quiet"], env=nm_env, check=True, capture_output=True)
     print(f"notmuch database built (notmuch new) in {time.monotonic() - start:.1f} s")
