@@ -1,0 +1,140 @@
+"""Where `mailops import` spends its CPU, and the best rate two cores could give.
+
+Each stage of an import runs alone, in this process, over the same messages of the
+synthetic corpus (bench/corpus.py, seed 1, held in memory), and is timed in CPU
+seconds per message:
+
+- hash: sha256 of the raw bytes (duplicate detection);
+- stdlib parse: `email.message_from_bytes(raw, policy=compat32)`, the cheapest
+  stdlib parse that reads every part: the floor for any parser built on `email`;
+- summarize: mailops.mime.summarize (that parse plus decoded headers, addresses,
+  body text, attachment names);
+- prepare: compressing the raw message and laying out the row (mailops.store.prepare);
+- hand-over: pickling the raw bytes to a worker and the prepared row back;
+- writer: `Store.add_prepared` into a fresh store (one transaction per 500, as an
+  import writes), the single SQLite writer;
+- bare FTS5: the same texts inserted into a bare external-content FTS5 table with
+  the store's tokenizer and nothing else: the floor for any writer that indexes them.
+
+The baseline is the floor (stdlib parse + bare FTS5), measured in the same run:
+the ceiling printed for it is the rate no importer built on the stdlib parser and
+SQLite FTS5 could pass on this machine, whatever it did around them.
+
+    uv run python bench/import_ceiling.py [--messages 3000] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email
+import hashlib
+import os
+import pickle
+import sqlite3
+import time
+from collections.abc import Callable
+from email import policy
+from pathlib import Path
+
+import zstandard
+from _harness import machine, temp_dir
+from corpus import messages
+
+from mailops.mime import Parsed, summarize
+from mailops.store import Incoming, Store
+from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
+
+_BATCH = 500  # messages per transaction, as BATCH_MESSAGES
+
+
+def cpu_per_message(n: int, work: Callable[[], object]) -> float:
+    """CPU milliseconds per message of one call of `work` over n messages."""
+    start = time.process_time()
+    work()
+    return 1000 * (time.process_time() - start) / n
+
+
+def bare_fts(path: Path, texts: list[tuple[object, ...]]) -> None:
+    """The texts into a bare external-content FTS5 table (the store's tokenizer)."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE texts (id INTEGER PRIMARY KEY, subject, sender, recipients, cc,"
+               " body, filename)")
+    db.execute("CREATE VIRTUAL TABLE texts_fts USING fts5(subject, sender, recipients, cc,"
+               " body, filename, content='texts', content_rowid='id',"
+               " tokenize='unicode61 remove_diacritics 2')")
+    for i in range(0, len(texts), _BATCH):
+        with db:
+            chunk = texts[i:i + _BATCH]
+            db.executemany("INSERT INTO texts VALUES (?, ?, ?, ?, ?, ?, ?)", chunk)
+            db.executemany("INSERT INTO texts_fts (rowid, subject, sender, recipients, cc,"
+                           " body, filename) VALUES (?, ?, ?, ?, ?, ?, ?)", chunk)
+    db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--target", type=float, default=3000, help="msg/s to compare with")
+    args = parser.parse_args()
+    n = args.messages
+    raws = [m.raw for m in messages(n, 1)]
+    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{n} messages of the corpus (seed 1), {sum(map(len, raws)) / n / 1024:.1f} KiB"
+          " on average; CPU ms per message, each stage alone:")
+    parsed: list[Parsed] = []
+    prepared: list[Prepared] = []
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    digests = [hashlib.sha256(r).hexdigest() for r in raws]
+
+    def prepare_all() -> None:
+        prepared.extend(prepare(Incoming(raw=r, source="import"), p, compressor, d)
+                        for r, p, d in zip(raws, parsed, digests, strict=True))
+
+    def hand_over() -> None:
+        for r, p in zip(raws, prepared, strict=True):
+            pickle.loads(pickle.dumps(r))
+            pickle.loads(pickle.dumps(p))
+
+    stages = {
+        "hash": cpu_per_message(n, lambda: [hashlib.sha256(r).hexdigest() for r in raws]),
+        "stdlib parse": cpu_per_message(n, lambda: [
+            email.message_from_bytes(r, policy=policy.compat32) for r in raws]),
+        "summarize": cpu_per_message(n, lambda: parsed.extend(summarize(r) for r in raws)),
+        "prepare": cpu_per_message(n, prepare_all),
+        "hand-over": cpu_per_message(n, hand_over),
+    }
+    texts = [(i + 1, *p.texts) for i, p in enumerate(prepared)]
+    with temp_dir("mailops-bench-ceiling-") as work:
+        with Store(work / "mailops.db") as store, store.bulk_writes():
+            stages["writer"] = cpu_per_message(n, lambda: [
+                store.add_prepared(prepared[i:i + _BATCH], skip_stored=True)
+                for i in range(0, n, _BATCH)])
+        stages["bare FTS5"] = cpu_per_message(n, lambda: bare_fts(work / "bare.db", texts))
+    for name, ms in stages.items():
+        print(f"  {name:13s} {ms:6.3f} ms")
+    ours = sum(stages[s] for s in ("hash", "summarize", "prepare", "hand-over", "writer"))
+    floor = stages["stdlib parse"] + stages["bare FTS5"]
+    cores: int = args.cores
+
+    def ceiling(total: float, serial: float) -> float:
+        # Work spreads over the cores, but the writer's part runs on one of them.
+        return min(1000 * cores / total, 1000 / serial)
+
+    ours_best = ceiling(ours, stages["writer"])
+    floor_best = ceiling(floor, stages["bare FTS5"])
+    print(f"mailops import: {ours:.3f} ms a message over all stages -> at best"
+          f" {ours_best:,.0f} msg/s on {cores} cores")
+    print(f"floor (stdlib parse + bare FTS5 only): {floor:.3f} ms -> at best"
+          f" {floor_best:,.0f} msg/s on {cores} cores")
+    print(f"ratio mailops/floor (CPU per message): {ours / floor:.2f}x; mailops reaches"
+          f" {100 * ours_best / floor_best:.0f}% of the floor's ceiling")
+    need = 1000 * cores / args.target
+    print(f"{args.target:,.0f} msg/s on {cores} cores needs <= {need:.3f} ms a message in all:"
+          f" the floor alone is {floor / need:.2f}x that")
+
+
+if __name__ == "__main__":
+    main()
