@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -56,6 +55,8 @@ def _cell(value: Any) -> str:
 
 def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """CSV with a header line; lists joined with ', '."""
+    import csv  # only --csv needs it
+
     writer = csv.writer(sys.stdout)
     writer.writerow(columns)
     for row in rows:
