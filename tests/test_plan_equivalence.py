@@ -40,15 +40,16 @@ QUERIES = [
     "tag:red", "tag:red is:unread folder:work", "tag:red has:attachment -folder:inbox",
     "tag:red date:2025-01-05..2025-01-12 is:read", "tag:red larger:900 -from:alice",
 ]
-# Thresholds that force each way through two_stage on a small store.
+# Thresholds that force each way through two_stage on a small store (a tag's chunks:
+# read from the tag's index over their id range, or, TAG_SPAN 0, probed id by id).
 MODES = {
     "walk": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=1e9, RUN_GAP=10**6, RUNS_MAX=10**6),
     "density-fallback": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=0.0, RUN_GAP=10**6,
                              RUNS_MAX=10**6),
     "scatter-fallback": dict(WALK_FIRST=8, WALK_CHUNK=64, WALK_RATIO=1e9, RUN_GAP=2,
-                             RUNS_MAX=3),
+                             RUNS_MAX=3, TAG_SPAN=0),
     "many-ranges": dict(WALK_FIRST=5, WALK_CHUNK=40, WALK_RATIO=1e9, RUN_GAP=0,
-                        RUNS_MAX=10**6),
+                        RUNS_MAX=10**6, TAG_SPAN=10**6),
 }
 
 
@@ -98,6 +99,7 @@ def _reference(s: Store, query: str, order: str) -> list[int]:
 
 def _force(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setattr(querysql, "RARE", 1)  # every term that matches is "common"
+    monkeypatch.setattr(querysql, "WALK_MIN", 0.0)  # and walked, whatever its share
     for name, value in MODES[mode].items():
         monkeypatch.setattr(walk, name, value)
 
@@ -204,9 +206,9 @@ def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tupl
                                                   sort: str, limit: int, mode: str) -> None:
     query = " ".join(op + atom for op, atom in atoms).removeprefix("OR ")
     saved = {name: getattr(walk, name) for name in MODES[mode]}
-    rare = querysql.RARE
+    rare, walk_min = querysql.RARE, querysql.WALK_MIN
     try:
-        querysql.RARE = 1
+        querysql.RARE, querysql.WALK_MIN = 1, 0.0
         for name, value in MODES[mode].items():
             setattr(walk, name, value)
         want = _reference(store, query, SEARCH_ORDERS[sort])
@@ -216,6 +218,70 @@ def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tupl
             second = store.search(query, sort=sort, limit=limit, after=first[-1]["cursor"])
             assert [r["id"] for r in second] == want[limit:2 * limit]
     finally:
-        querysql.RARE = rare
+        querysql.RARE, querysql.WALK_MIN = rare, walk_min
         for name, value in saved.items():
             setattr(walk, name, value)
+
+
+def test_a_match_too_sparse_to_walk_gets_the_one_query(store: Store,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The share of the newest mail a common match keeps (its RARE newest matches over
+    # the ids they span) decides the plan: too sparse for a page, the one query.
+    monkeypatch.setattr(querysql, "RARE", 5)
+    newest = [r[0] for r in store.db.execute(
+        "SELECT rowid FROM texts_fts WHERE texts_fts MATCH 'sender : \"alice\"'"
+        " ORDER BY rowid DESC LIMIT 5")]
+    share = 5 / (N - newest[-1] + 1)
+    monkeypatch.setattr(querysql, "WALK_MIN", share * share * N * 0.99)
+    with querysql.planning(store.db):
+        walked = compile_text("from:alice")
+        assert querysql._common(querysql._FTS, 'sender : "alice"') == pytest.approx(share)
+    assert walked is not None and walked.walk == walked.rank_match
+    monkeypatch.setattr(querysql, "WALK_MIN", share * share * N * 1.01)
+    with querysql.planning(store.db):
+        sparse = compile_text("from:alice")
+        negated = compile_text("-from:alice is:read")  # judged as before: walked
+    assert sparse is not None and sparse.walk is None and sparse.rank_match is not None
+    assert negated is not None and negated.walk_negated
+    for sort, order in SEARCH_ORDERS.items():
+        for query in ("from:alice", "from:alice folder:work", "budget review"):
+            want = _reference(store, query, order)
+            first = store.search(query, sort=sort, limit=7)
+            assert [r["id"] for r in first] == want[:7], (query, sort)
+            second = store.search(query, sort=sort, limit=7, after=first[-1]["cursor"])
+            assert [r["id"] for r in second] == want[7:14], (query, sort)
+
+
+@pytest.mark.parametrize("span", [0, 10**6])
+def test_a_tag_chunk_is_the_tag_s_rows_of_that_stretch_of_the_order(
+        store: Store, span: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # walk._tag_chunk (one chunk of a tag's walk, filtered in SQL) against the reference
+    # order sliced in Python, over chunks holding old mail imported late (ids far from
+    # their date's neighbours) and the order's end; TAG_SPAN 0: each id probed.
+    monkeypatch.setattr(walk, "TAG_SPAN", span)
+    monkeypatch.setattr(querysql, "RARE", 1)
+    with querysql.planning(store.db):
+        compiled = compile_text("tag:red is:unread")
+    assert compiled is not None and compiled.walk_ids is not None
+    order = SEARCH_ORDERS["date"]
+    every = [r[0] for r in store.db.execute(f"SELECT m.id FROM messages m ORDER BY {order}")]
+    red = {r[0] for r in store.db.execute("SELECT msg_id FROM tags WHERE tag = 'red'")}
+    unread = {r[0] for r in store.db.execute("SELECT id FROM messages WHERE seen = 0")}
+    keys = dict(store.db.execute(f"SELECT m.id, {_DATE} FROM messages m"))
+
+    def after(k: object, i: int) -> tuple[str, list[object]]:
+        return f"({_DATE} < ? OR ({_DATE} = ? AND m.id < ?))", [k, k, i]
+
+    for start in (0, 1, 150, N - 40, N - 9):
+        for size in (1, 7, 33):
+            where, params = "1", list[object]()
+            if start:
+                where, params = after(keys[every[start - 1]], every[start - 1])
+            found, last = walk._tag_chunk(store.db, compiled, _DATE, where, params,
+                                          f"ORDER BY {order}", after, size)
+            chunk = every[start:start + size]
+            assert sorted(found) == sorted((i, i in unread) for i in chunk if i in red)
+            if len(chunk) < size or start + size == N:
+                assert last is None or last[1] == chunk[-1]
+            else:
+                assert last == (keys[chunk[-1]], chunk[-1])
