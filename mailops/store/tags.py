@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -189,33 +189,37 @@ def folder_counts(store: Store) -> list[dict[str, Any]]:
 
 
 def apply_ingest(db: sqlite3.Connection, items: Sequence[tuple[int, Parsed]],
-                 tagging: Tagging) -> None:
+                 tagging: Tagging, *, envelopes: Mapping[int, list[str]] | None = None) -> None:
     """Tag freshly indexed messages (call inside the indexing transaction).
 
     First plus-addressing (`user+tag@`, header or envelope recipients) and the
     X-Tags header, then each rule in order, so a rule's query can see tags given
     before it (`tag:x`). Every matching rule adds its tags; of the matching rules
     that name a folder, the last decides (general rules first, specific ones after).
+    `envelopes`: each message's envelope recipients, when the caller has them (else
+    they are read from the stored rows).
     """
     if not items:
         return
     ids = [msg_id for msg_id, _ in items]
     rows: list[tuple[int, str]] = []
     if tagging.plus_addressing or tagging.header:
-        envelope: dict[int, str] = {}
-        if tagging.plus_addressing:
+        if tagging.plus_addressing and envelopes is None:
+            envelopes = {}
             for chunk in _chunks(ids):
-                envelope.update(db.execute(
+                envelopes.update((i, json.loads(r or "[]")) for i, r in db.execute(
                     f"SELECT id, rcpt_to FROM messages WHERE id IN ({_marks(len(chunk))})",
-                    chunk).fetchall())
+                    chunk))
         for msg_id, p in items:
             found: list[str] = []
             if tagging.plus_addressing:
-                rcpt = json.loads(envelope.get(msg_id) or "[]")
-                found += plus_tags([*rcpt, *p.to, *p.cc, *p.bcc])
-            if tagging.header:
+                addresses = [*(envelopes or {}).get(msg_id, ()), *p.to, *p.cc, *p.bcc]
+                if any("+" in a for a in addresses):  # what plus_tags looks for
+                    found += plus_tags(addresses)
+            if tagging.header and p.x_tags:
                 found += header_tags(p.x_tags)
-            rows += [(msg_id, t) for t in dict.fromkeys(found)]
+            if found:
+                rows += [(msg_id, t) for t in dict.fromkeys(found)]
     db.executemany("INSERT OR IGNORE INTO tags (msg_id, tag) VALUES (?, ?)", rows)
     if not tagging.rules:
         return

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from mailops.errors import NotFoundError, StoreError
 from mailops.threads import ThreadMessage, is_reply_subject, normalize_subject, parent_chain
@@ -54,13 +54,18 @@ def _new_thread_id(db: sqlite3.Connection) -> int:
         " coalesce((SELECT max(thread_id) FROM thread_ids), 0)) + 1").fetchone()[0])
 
 
-def _merge(db: sqlite3.Connection, threads: set[int]) -> int:
-    """Renumber all but the biggest of these threads into it; returns the survivor."""
+def _merge(db: sqlite3.Connection, threads: set[int],
+           pending: Mapping[int, int] | None = None) -> int:
+    """Renumber all but the biggest of these threads into it; returns the survivor.
+
+    `pending`: messages per thread not yet in `messages` (a batch being threaded)."""
     marks = ", ".join("?" * len(threads))
     counts = dict.fromkeys(threads, 0)
     counts.update(db.execute(
         f"SELECT thread_id, count(*) FROM messages WHERE thread_id IN ({marks})"
         " GROUP BY thread_id", list(threads)).fetchall())
+    if pending:
+        counts = {t: n + pending.get(t, 0) for t, n in counts.items()}
     target = max(threads, key=lambda t: (counts[t], -t))
     for old in threads - {target}:
         db.execute("UPDATE messages SET thread_id = ? WHERE thread_id = ?", (target, old))
@@ -127,6 +132,94 @@ def assign(db: sqlite3.Connection, msg_id: int, message_id: str | None, refs: li
             " ON CONFLICT (subject, thread_id) DO UPDATE SET last = max(last, excluded.last)",
             (norm, target, when))
     return target
+
+
+class NewMessage(NamedTuple):
+    """What threading needs of a message about to be stored (see `assign_batch`)."""
+
+    message_id: str | None
+    refs: list[str]
+    in_reply_to: str | None
+    subject: str
+    when: float  # Date header, else arrival time: coalesce(date_ts, received_at)
+
+
+def assign_batch(db: sqlite3.Connection, messages: Sequence[NewMessage]) -> list[int]:
+    """Thread messages about to be inserted, in order (the bulk path); returns each
+    one's thread number for the insert's thread_id column.
+
+    Every number and row equals what `assign` gives one message at a time after
+    the inserts: the batch's ids are looked up in one query and its own rows kept
+    here and written at the end. Merges and the subject fallback (both rare) go to
+    the database as in `assign`, counting the batch's messages so far.
+    """
+    chains: list[tuple[list[str], bool]] = []
+    for m in messages:
+        named = [i for i in parent_chain(m.refs, m.in_reply_to) if i != m.message_id]
+        chains.append((([m.message_id] if m.message_id else []) + named, bool(named)))
+    wanted = list(dict.fromkeys(k for keys, _ in chains for k in keys))
+    loaded: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        marks = ", ".join("?" * len(chunk))
+        loaded.update((k, int(t)) for k, t in db.execute(
+            f"SELECT message_id, thread_id FROM thread_ids WHERE message_id IN ({marks})",
+            chunk))
+    known = dict(loaded)  # thread_ids as it would be now, for the batch's ids
+    threads: list[int] = []  # messages.thread_id of the batch so far
+    pending: dict[int, int] = {}  # the batch's messages per thread
+    subjects: dict[tuple[str, int], float] = {}  # thread_subjects rows not yet written
+    top: int | None = None  # highest thread number in use; None: ask the database
+    days: int | None = None
+
+    def flush_subjects() -> None:
+        _upsert_subjects(db, [(s, t, last) for (s, t), last in subjects.items()])
+        subjects.clear()
+
+    for m, (keys, replies) in zip(messages, chains, strict=True):
+        found = {known[k] for k in keys if k in known}
+        if not found and not replies and is_reply_subject(m.subject):
+            days = subject_days(db) if days is None else days
+            if days > 0:
+                flush_subjects()  # the lookup must see the batch's subjects so far
+                by_subject = _by_subject(db, m.subject, m.when)
+                if by_subject is not None:
+                    found.add(by_subject)
+        if not found:
+            if top is None:
+                top = max(_new_thread_id(db) - 1, max(threads, default=0),
+                          max(known.values(), default=0))
+            target = top + 1
+        elif len(found) == 1:
+            target = next(iter(found))
+        else:
+            flush_subjects()  # merged in SQL with the stored ones
+            target = _merge(db, found, pending)
+            gone = found - {target}
+            known = {k: target if t in gone else t for k, t in known.items()}
+            threads = [target if t in gone else t for t in threads]
+            pending[target] = pending.get(target, 0) + sum(pending.pop(t, 0) for t in gone)
+            top = None  # the highest number may have been merged away
+        for k in keys:
+            known[k] = target
+        threads.append(target)
+        pending[target] = pending.get(target, 0) + 1
+        if top is not None and target > top:
+            top = target
+        norm = normalize_subject(m.subject)
+        if norm:
+            last = subjects.get((norm, target))
+            subjects[(norm, target)] = m.when if last is None else max(last, m.when)
+    db.executemany("INSERT OR REPLACE INTO thread_ids (message_id, thread_id) VALUES (?, ?)",
+                   [(k, t) for k, t in known.items() if loaded.get(k) != t])
+    flush_subjects()
+    return threads
+
+
+def _upsert_subjects(db: sqlite3.Connection, rows: list[tuple[str, int, float]]) -> None:
+    db.executemany(
+        "INSERT INTO thread_subjects (subject, thread_id, last) VALUES (?, ?, ?)"
+        " ON CONFLICT (subject, thread_id) DO UPDATE SET last = max(last, excluded.last)",
+        rows)
 
 
 def thread_of(db: sqlite3.Connection, msg_id: int) -> int | None:
