@@ -438,17 +438,24 @@ def _kept(name: str) -> dict[Any, Any]:
     return cache
 
 
-def summarize(raw: bytes) -> Parsed:
-    """Extract headers, body text, attachment names and defects from raw bytes."""
+def summarize(raw: bytes, *, fast: bool = True) -> Parsed:
+    """Extract headers, body text, attachment names and defects from raw bytes.
+
+    `fast=False` skips the fast path (mailops.mimefast), whose result is the same:
+    for benchmarks and tests that compare the two."""
     # Header objects and slow-path header results are kept across calls: the same
     # Content-Type values, senders and encoded names recur from message to message.
-    # Imported here: mimeslim builds on this module's helpers (no import cycle at load).
+    # Imported here: mimeslim and mimefast build on this module's helpers (no import
+    # cycle at load). The fast path gives the stdlib path's result or declines (None),
+    # and the stdlib path, the reference, parses whatever it declines.
+    from mailops.mimefast import summarize_fast
     from mailops.mimeslim import _summarize
 
     _SUMMARY_MEMO.headers = _kept("headers")
     _SUMMARY_MEMO.results = _kept("results")
     try:
-        return _summarize(raw)
+        quick = summarize_fast(raw) if fast else None
+        return quick if quick is not None else _summarize(raw)
     finally:
         _SUMMARY_MEMO.headers = _SUMMARY_MEMO.results = None
 

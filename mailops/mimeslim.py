@@ -128,14 +128,40 @@ def _summarize(raw: bytes, slim_from: int | None = _SLIM_FROM,
 
 
 def _summarize_parsed(raw: bytes, cuts: list[_Cut]) -> Parsed | None:
-    out = Parsed()
     try:
         msg = _SUMMARY_PARSER.parsebytes(raw)
     except Exception as exc:  # defensive: the stdlib parser is meant not to raise
         if cuts:
             return None
+        out = Parsed()
         out.defects.append(f"unparseable: {type(exc).__name__}")
         return out
+    out = summary_head(msg)
+    texts: list[str] = []
+    number = found = 0
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        number += 1
+        extra = 0
+        if cuts:
+            inside = _cuts_inside(part, cuts)
+            if inside:
+                if not _cut_allowed(part):
+                    return None
+                extra = sum(c.decoded for c in inside)
+                found += len(inside)
+        summary_leaf(out, texts, number, part, extra)
+    if found != len(cuts):
+        return None  # a gap outside every leaf's payload (a preamble, say): parse whole
+    summary_end(out, texts)
+    return out
+
+
+def summary_head(msg: Message) -> Parsed:
+    """The message-level fields of a summary (ids, subject, addresses, X-Tags, date)
+    and the top-level defects, from a message the stdlib parser built."""
+    out = Parsed()
     d = out.defects
     out.defects.extend(type(x).__name__ for x in msg.defects)
     heads = _raw_headers(msg)
@@ -157,53 +183,61 @@ def _summarize_parsed(raw: bytes, cuts: list[_Cut]) -> Parsed | None:
     except Exception as exc:
         d.append(f"header X-Tags: {type(exc).__name__}")
     _date(heads, out)
-    texts: list[str] = []
-    number = found = 0
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        number += 1
-        ctype = part.get_content_type()
-        try:
-            filename = part.get_filename()
-            filename = clean(filename) if filename else None
-        except Exception:
-            filename = None
-        disposition = part.get_content_disposition()
-        payload = part.get_payload(decode=True)
-        size = len(payload) if isinstance(payload, bytes) else 0
-        if cuts:
-            inside = _cuts_inside(part, cuts)
-            if inside:
-                indexed = not (filename or disposition == "attachment") and ctype in (
-                    "text/plain", "text/html")
-                if (indexed or part.defects or not isinstance(payload, bytes)
-                        or str(part.get("content-transfer-encoding", "")).lower() != "base64"):
-                    return None
-                size += sum(c.decoded for c in inside)
-                found += len(inside)
-        # A malformed Content-Type can come back as raw header text, controls included.
-        out.parts.append(Part(number, clean(ctype), filename, size,
-                              clean(disposition) if disposition else None))
-        out.defects.extend(type(x).__name__ for x in part.defects)
-        for name in ("Content-Type", "Content-Disposition"):
-            if isinstance(part.get(name), _TextHeader):
-                d.append(f"part {number} {name}: unparseable, kept as text")
-        if filename or disposition == "attachment":
-            out.attachments.append(filename or f"part{number}")
-        elif ctype == "text/plain":
-            texts.append(_part_text(part, d))
-        elif ctype == "text/html":
-            out.has_html = True
-            if not texts:  # prefer the plain alternative when there is one
-                # cleaned again: character references (&#27;) can spell controls
-                texts.append(clean(html_to_text(_part_text(part, d))[0]))
-    if found != len(cuts):
-        return None  # a gap outside every leaf's payload (a preamble, say): parse whole
+    return out
+
+
+def summary_leaf(out: Parsed, texts: list[str], number: int, part: Message,
+                 extra: int = 0) -> None:
+    """Add leaf part `number` (from 1, document order) to the summary: its Part, its
+    defects, its attachment name or its text; `extra` decoded bytes were left out."""
+    d = out.defects
+    ctype = part.get_content_type()
+    filename = _filename(part)
+    disposition = part.get_content_disposition()
+    payload = part.get_payload(decode=True)
+    size = (len(payload) if isinstance(payload, bytes) else 0) + extra
+    # A malformed Content-Type can come back as raw header text, controls included.
+    out.parts.append(Part(number, clean(ctype), filename, size,
+                          clean(disposition) if disposition else None))
+    out.defects.extend(type(x).__name__ for x in part.defects)
+    for name in ("Content-Type", "Content-Disposition"):
+        if isinstance(part.get(name), _TextHeader):
+            d.append(f"part {number} {name}: unparseable, kept as text")
+    if filename or disposition == "attachment":
+        out.attachments.append(filename or f"part{number}")
+    elif ctype == "text/plain":
+        texts.append(_part_text(part, d))
+    elif ctype == "text/html":
+        out.has_html = True
+        if not texts:  # prefer the plain alternative when there is one
+            # cleaned again: character references (&#27;) can spell controls
+            texts.append(clean(html_to_text(_part_text(part, d))[0]))
+
+
+def summary_end(out: Parsed, texts: list[str]) -> None:
+    """Join the texts (capped) and drop repeated defects."""
     out.text = "\n".join(texts)[:_MAX_INDEXED_TEXT]
     # The same defect can repeat per part; keep the first occurrence of each.
     out.defects = list(dict.fromkeys(out.defects))
-    return out
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        filename = part.get_filename()
+        return clean(filename) if filename else None
+    except Exception:
+        return None
+
+
+def _cut_allowed(part: Message) -> bool:
+    """Whether lines may be left out of this leaf's payload: base64 without defects,
+    giving no indexed text (nothing the summary keeps then depends on them)."""
+    disposition = part.get_content_disposition()
+    indexed = not (_filename(part) or disposition == "attachment") and \
+        part.get_content_type() in ("text/plain", "text/html")
+    payload = part.get_payload(decode=True)  # first: decoding records the part's defects
+    return not (indexed or part.defects or not isinstance(payload, bytes)
+                or str(part.get("content-transfer-encoding", "")).lower() != "base64")
 
 
 def _cuts_inside(part: Message, cuts: list[_Cut]) -> list[_Cut]:
