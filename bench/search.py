@@ -354,7 +354,8 @@ def build(work: Path, n: int, seed: int, *, notmuch: bool, sharded: bool,
                 print(f"corpus: {n} messages (seed {seed}{', sharded' if sharded else ''}),"
                       f" {total / 1e9:.2f} GB, written in {time.monotonic() - start:.1f} s",
                       flush=True)
-            shutil.rmtree(work / "notmuch-db", ignore_errors=True)
+            # A database a stopped run left is finished, not rebuilt: `notmuch new`
+            # only adds what it has not indexed yet.
             nm_env = notmuch_index(work, maildir)
             nm_done.touch()
         else:
@@ -484,8 +485,9 @@ def notmuch_env(work: Path, maildir: Path) -> dict[str, str]:
 
 
 def notmuch_index(work: Path, maildir: Path) -> dict[str, str]:
-    """Index the maildir with `notmuch new` (fresh database); returns its environment."""
-    (work / "notmuch-db").mkdir()
+    """Index the maildir with `notmuch new` (a fresh database, or the rest of one a
+    stopped run left); returns its environment."""
+    (work / "notmuch-db").mkdir(exist_ok=True)
     nm_env = notmuch_env(work, maildir)
     start = time.monotonic()
     subprocess.run([NOTMUCH, "new", "--quiet"], env=nm_env, check=True, capture_output=True)
