@@ -43,8 +43,9 @@ At 1,000,000 against notmuch, build once and measure when the machine is quiet:
         --work /tmp/nm1m --sharded --drop-maildir --build-only
     uv run python bench/search.py --messages 1000000 --work /tmp/nm1m --sharded
 
---work keeps the maildir, notmuch's database and the store in DIR and reuses each part
-that a previous run finished; --sharded generates both the maildir and the store from
+--work keeps the maildir, notmuch's database and the store in DIR, reuses each part
+that a previous run finished and finishes what a stopped run left (`notmuch new` adds
+only what it has not indexed; a sharded fill goes on after the batches stored); --sharded generates both the maildir and the store from
 the same independently generated shards, in one process per CPU; --drop-maildir deletes
 the maildir once notmuch has indexed it (`notmuch search` reads only its database), so
 that the three never need disk at once.
@@ -145,8 +146,9 @@ def _in_order(n: int, seed: int, out: Queue[list[Prepared] | None]) -> None:
     out.put(None)
 
 
-def _batches(n: int, seed: int, sharded: bool) -> Iterator[list[Prepared]]:
-    """Prepared batches of the corpus, generated in other processes."""
+def _batches(n: int, seed: int, sharded: bool, first: int = 0) -> Iterator[list[Prepared]]:
+    """Prepared batches of the corpus, generated in other processes (sharded: from
+    message `first` on, a multiple of _FILL_BATCH)."""
     fork = multiprocessing.get_context("fork")
     if not sharded:  # the exact corpus of `messages(n, seed)`: one generator process
         queue: Queue[list[Prepared] | None] = fork.Queue(maxsize=4)
@@ -157,7 +159,7 @@ def _batches(n: int, seed: int, sharded: bool) -> Iterator[list[Prepared]]:
         proc.join()
         return
     with ProcessPoolExecutor(os.cpu_count(), mp_context=fork) as pool:
-        starts = iter(range(0, n, _FILL_BATCH))
+        starts = iter(range(first, n, _FILL_BATCH))
         ahead: deque[Future[list[Prepared]]] = deque()
         for start in starts:
             ahead.append(pool.submit(_shard, n, seed, start, min(n, start + _FILL_BATCH)))
@@ -167,18 +169,27 @@ def _batches(n: int, seed: int, sharded: bool) -> Iterator[list[Prepared]]:
             yield ahead.popleft().result()
 
 
-def fill_store(path: Path, n: int, seed: int, *, sharded: bool = False) -> None:
+def fill_store(path: Path, n: int, seed: int, *, sharded: bool = False) -> int:
     """The corpus into a mailops store through its bulk path (`Store.add_prepared`,
-    as `mailops import` uses), generated in parallel with the writes."""
-    done = 0
+    as `mailops import` uses), generated in parallel with the writes; returns how
+    many messages this call added."""
     started = time.monotonic()
     with Store(path) as store:
-        for batch in _batches(n, seed, sharded):
+        # Each batch is one transaction, written in order: a stopped sharded fill
+        # goes on from the batches already stored.
+        done = store.count() if sharded else 0
+        if done % _FILL_BATCH and done != n:
+            raise SystemExit(f"{path} holds {done} messages, not whole batches: delete it")
+        if done:
+            print(f"  {done} already stored: going on from there", flush=True)
+        resumed = done
+        for batch in _batches(n, seed, sharded, done):
             store.add_prepared(batch)
             done += len(batch)
             if done % 100_000 < len(batch) and n >= 200_000:
-                print(f"  {done} stored, {done / (time.monotonic() - started):.0f} msg/s",
-                      flush=True)
+                print(f"  {done} stored,"
+                      f" {(done - resumed) / (time.monotonic() - started):.0f} msg/s", flush=True)
+    return done - resumed
 
 
 def _write_shard(root: Path, n: int, seed: int, start: int, stop: int) -> int:
@@ -364,15 +375,16 @@ def build(work: Path, n: int, seed: int, *, notmuch: bool, sharded: bool,
             shutil.rmtree(maildir)
             print("maildir deleted (notmuch search reads only its database)", flush=True)
     if not (home / ".filled").exists():
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
+        if not sharded:  # only a sharded fill can go on where it stopped
+            shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        fill_store(home / "mailops.db", n, seed, sharded=sharded)
+        added = fill_store(home / "mailops.db", n, seed, sharded=sharded)
         took = time.monotonic() - start
         (home / ".filled").touch()
         size = sum(f.stat().st_size for f in home.iterdir())
-        print(f"mailops store filled (add_prepared) in {took:.1f} s"
-              f" ({n / took:.0f} msg/s), {size / 1e9:.2f} GB", flush=True)
+        print(f"mailops store filled (add_prepared): {added} messages in {took:.1f} s"
+              f" ({added / took:.0f} msg/s), {size / 1e9:.2f} GB", flush=True)
     return nm_env
 
 
