@@ -200,7 +200,10 @@ def test_any_corpus_and_batching_equal_one_at_a_time(specs: list[Spec], days: in
 def test_bulk_writes_restores_a_configured_hashsize(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         store.db.execute("INSERT INTO texts_fts (texts_fts, rank) VALUES ('hashsize', 65536)")
+        def hashsize() -> int:
+            return int(store.db.execute(
+                "SELECT v FROM texts_fts_config WHERE k = 'hashsize'").fetchone()[0])
+
         with store.bulk_writes():
-            pass
-        assert store.db.execute("SELECT v FROM texts_fts_config WHERE k = 'hashsize'"
-                                ).fetchone()[0] == 65536
+            assert hashsize() == 8 << 20  # a batch's worth while importing
+        assert hashsize() == 65536
