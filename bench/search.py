@@ -45,8 +45,9 @@ At 1,000,000 against notmuch, build once and measure when the machine is quiet:
 
 --work keeps the maildir, notmuch's database and the store in DIR, reuses each part
 that a previous run finished and finishes what a stopped run left (`notmuch new` adds
-only what it has not indexed; a sharded fill goes on after the batches stored); --sharded generates both the maildir and the store from
-the same independently generated shards, in one process per CPU; --drop-maildir deletes
+only what it has not indexed; a sharded fill goes on after the batches stored);
+--sharded generates both the maildir and the store from the same independently
+generated shards, in one process per CPU; --drop-maildir deletes
 the maildir once notmuch has indexed it (`notmuch search` reads only its database), so
 that the three never need disk at once.
 """
