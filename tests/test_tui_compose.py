@@ -78,6 +78,14 @@ async def type_in(pilot: Pilot[None], field: str, text: str) -> None:
     await pilot.press("end", *text)  # the focus selects the value: typing would replace it
 
 
+async def new_message(pilot: Pilot[None], to: str, subject: str) -> None:
+    """Open compose with `c` and fill in the recipient and the subject."""
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press(*to)
+    await type_in(pilot, "subject", subject)
+
+
 @sync
 async def test_compose_attach_and_send(store: Store, home: Path, tmp_path: Path,
                                        served: Server, monkeypatch: pytest.MonkeyPatch
@@ -214,10 +222,7 @@ async def test_send_failure_shows_error_and_keeps_draft(store: Store, home: Path
     app = MailopsApp(store, poll_interval=3600)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("c")
-        await pilot.pause()
-        await pilot.press(*"alice@example.test")
-        await type_in(pilot, "subject", "Unlucky")
+        await new_message(pilot, "alice@example.test", "Unlucky")
         await pilot.press("ctrl+x")
         compose = screen(app)
         await until(pilot, lambda: not compose.sending)
@@ -292,10 +297,7 @@ async def test_send_over_starttls_with_auth_from_the_config(
         app = MailopsApp(store, poll_interval=3600)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("c")
-            await pilot.pause()
-            await pilot.press(*"tls@example.test")
-            await type_in(pilot, "subject", "Over TLS")
+            await new_message(pilot, "tls@example.test", "Over TLS")
             await pilot.press("ctrl+x")  # no password anywhere: refused before connecting
             await pilot.pause()
             status = str(screen(app).query_one("#compose-status").render())
@@ -319,10 +321,7 @@ async def test_quitting_while_composing_keeps_a_draft(store: Store, home: Path,
     app = MailopsApp(store, poll_interval=3600)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("c")
-        await pilot.pause()
-        await pilot.press(*"late@example.test")
-        await type_in(pilot, "subject", "Unfinished")
+        await new_message(pilot, "late@example.test", "Unfinished")
         await pilot.press("ctrl+q")
         await pilot.pause()
     (row,) = drafts.list_drafts(store)
