@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailops.mime import Parsed
+from mailops.query import And, parse
 from mailops.store import Incoming, Store, listing, querysql, walk
+from mailops.store.querysql import compile_query
 from mailops.store.search import compile_text
 
 N = 400
@@ -43,13 +45,14 @@ QUERIES = [
 # Thresholds that force each way through two_stage on a small store (a tag's chunks:
 # read from the tag's index over their id range, or, TAG_SPAN 0, probed id by id).
 MODES = {
-    "walk": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=1e9, RUN_GAP=10**6, RUNS_MAX=10**6),
-    "density-fallback": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=0.0, RUN_GAP=10**6,
-                             RUNS_MAX=10**6),
-    "scatter-fallback": dict(WALK_FIRST=8, WALK_CHUNK=64, WALK_RATIO=1e9, RUN_GAP=2,
-                             RUNS_MAX=3, TAG_SPAN=0),
-    "many-ranges": dict(WALK_FIRST=5, WALK_CHUNK=40, WALK_RATIO=1e9, RUN_GAP=0,
-                        RUNS_MAX=10**6, TAG_SPAN=10**6),
+    "walk": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=1e9, TAG_WALK_RATIO=1e9,
+                 RUN_GAP=10**6, RUNS_MAX=10**6),
+    "density-fallback": dict(WALK_FIRST=3, WALK_CHUNK=16, WALK_RATIO=0.0, TAG_WALK_RATIO=0.0,
+                             RUN_GAP=10**6, RUNS_MAX=10**6),
+    "scatter-fallback": dict(WALK_FIRST=8, WALK_CHUNK=64, WALK_RATIO=1e9, TAG_WALK_RATIO=1e9,
+                             RUN_GAP=2, RUNS_MAX=3, TAG_SPAN=0),
+    "many-ranges": dict(WALK_FIRST=5, WALK_CHUNK=40, WALK_RATIO=1e9, TAG_WALK_RATIO=1e9,
+                        RUN_GAP=0, RUNS_MAX=10**6, TAG_SPAN=10**6),
 }
 
 
@@ -155,12 +158,17 @@ def test_listing_pages_equal_the_one_query_plan(store: Store, mode: str,
         direction = "DESC" if spec.descending else "ASC"
         for query in QUERIES:
             want = _reference(store, query, f"{spec.key} {direction}, m.id {direction}")
-            first = listing.page(store, query, sort=sort, limit=20)
-            assert [r["id"] for r in first] == want[:20], (query, sort)
-            if first:
-                second = listing.page(store, query, sort=sort, after=first[-1]["cursor"],
-                                      limit=20)
-                assert [r["id"] for r in second] == want[20:40], (query, sort)
+            # As typed, and as the TUI asks: ANDed with its scope (an AND inside an AND).
+            scoped = And((parse("-folder:archive"), parse(query)))
+            in_scope = _reference(store, f"-folder:archive ({query})",
+                                  f"{spec.key} {direction}, m.id {direction}")
+            for asked, rows in ((query, want), (scoped, in_scope)):
+                first = listing.page(store, asked, sort=sort, limit=20)
+                assert [r["id"] for r in first] == rows[:20], (query, sort)
+                if first:
+                    second = listing.page(store, asked, sort=sort, after=first[-1]["cursor"],
+                                          limit=20)
+                    assert [r["id"] for r in second] == rows[20:40], (query, sort)
 
 
 def test_common_terms_get_the_two_stage_plan(store: Store,
@@ -176,16 +184,26 @@ def test_common_terms_get_the_two_stage_plan(store: Store,
         negated = compile_text("-from:alice -subject:review is:read")
     assert negated is not None and negated.walk_negated and negated.rank_match is None
     assert negated.walk == '((sender : "alice") OR (subject : "review"))'
-    # A condition that drives from its index (a tag, in the TUI's listing) leaves no walk.
-    with querysql.planning(store.db, tags=False):
+    # A common tag is probed on each row walked; a rare one drives from its index.
+    with querysql.planning(store.db):
         tagged = compile_text("from:alice tag:red")
         untagged = compile_text("from:alice -tag:red")
-    assert tagged is not None and tagged.walk is None and "m.id IN (SELECT msg_id" in tagged.where
+    assert tagged is not None and tagged.walk == tagged.rank_match
     assert untagged is not None and untagged.walk == untagged.rank_match
+    monkeypatch.setattr(querysql, "RARE", 10**6)
+    with querysql.planning(store.db):
+        rare_tag = compile_text("from:alice tag:red")
+    assert rare_tag is not None and rare_tag.walk is None
+    assert "m.id IN (SELECT msg_id" in rare_tag.where
+    monkeypatch.setattr(querysql, "RARE", 5)
     with querysql.planning(store.db):
         tag = compile_text("tag:red is:unread")
     assert tag is not None and tag.walk == "red" and tag.post == "(m.seen = 0)"
     assert tag.fallback is not None and "m.id IN (SELECT msg_id FROM tags" in tag.fallback
+    # The TUI ANDs its scope with the query: the nested AND gets the same walk.
+    with querysql.planning(store.db):
+        scoped = compile_query(And((parse("-folder:Trash"), parse("tag:red is:unread"))))
+    assert scoped.walk == "red" and "m.seen = 0" in scoped.post and "folder" in scoped.post
     # Outside planning (counts, cursors at a position) the plan never changes.
     unplanned = compile_text("from:alice")
     assert unplanned is not None and unplanned.walk is None

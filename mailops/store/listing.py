@@ -156,8 +156,8 @@ def page(store: Store, query: str | Node | None = None, *, sort: str = "date",
 
     spec = _sort(sort)
     compiled = None
-    if not spec.threads:  # plans from index counts, as Store.search (querysql.RARE),
-        with planning(store.db, tags=False):  # but a tag keeps driving from its index
+    if not spec.threads:  # plans from index counts, as Store.search (querysql.RARE)
+        with planning(store.db):
             compiled = compile_text(query, now)
     table, key, tie, params, spec = _table(query, sort, now, compiled)
     position = decode_cursor(sort, after) if after is not None else None

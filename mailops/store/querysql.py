@@ -133,22 +133,18 @@ rather than walk the date index probing each row (which reads the whole store
 when almost nothing matches: 80-350 ms at 1M)."""
 
 
-# Whether planning also picks the plan of `tag:` (see `planning`).
+# False while compiling a tag walk's fallback: `tag:` then drives from the tag index.
 _TAG_PLANS: ContextVar[bool] = ContextVar("_TAG_PLANS", default=True)
 
 
 @contextmanager
-def planning(db: sqlite3.Connection, *, tags: bool = True) -> Iterator[None]:
+def planning(db: sqlite3.Connection) -> Iterator[None]:
     """Within this block, compile_query counts (up to RARE, through an index) how
-    many rows a term or filter matches and picks the plan from that. With `tags`
-    False, `tag:` keeps driving from the tag index whatever its count (a common tag
-    walked in date order reads the whole store when another condition leaves
-    nothing: `tag:work is:unread`, 2-3 s at 1M, against 0.1-0.3 s sorting its rows)."""
-    token, counted, tag_plans = _DB.set(db), _COUNTED.set({}), _TAG_PLANS.set(tags)
+    many rows a term or filter matches and picks the plan from that."""
+    token, counted = _DB.set(db), _COUNTED.set({})
     try:
         yield
     finally:
-        _TAG_PLANS.reset(tag_plans)
         _COUNTED.reset(counted)
         _DB.reset(token)
 
@@ -242,7 +238,7 @@ def _filter(f: Filter, params: list[Any]) -> str:
                         "+m.folder = ? COLLATE NOCASE", params)
     if f.name == "tag":
         if _ID_RANGE.get() is not None or _DB.get() is None or not _TAG_PLANS.get():
-            # Not planning (counts, listings): the planner drives from the tag index.
+            # Not planning (counts), or a tag walk's fallback: drive from the tag index.
             params.append(f.value)
             return ("m.id IN (SELECT msg_id FROM tags WHERE tag = ? COLLATE NOCASE"
                     f"{_within('msg_id')})")
@@ -309,9 +305,21 @@ def compile_query(node: Node, id_range: tuple[int, int] | None = None) -> Compil
     """The SQL condition for a query AST; `id_range` bounds it to ids low..high."""
     token = _ID_RANGE.set(id_range)
     try:
-        return _compile(node)
+        return _compile(_flat(node))
     finally:
         _ID_RANGE.reset(token)
+
+
+def _flat(node: Node) -> Node:
+    """The same query with ANDs inside an AND spliced into it (a scope ANDed with a
+    query, `(a b) c`): the plans look at a conjunction's direct children."""
+    if not isinstance(node, And) or not any(isinstance(c, And) for c in node.children):
+        return node
+    children: list[Node] = []
+    for c in node.children:
+        c = _flat(c)
+        children += c.children if isinstance(c, And) else (c,)
+    return And(tuple(children))
 
 
 def _compile(node: Node) -> Compiled:
@@ -347,7 +355,7 @@ def _tag_walk(node: Node, where: str, params: list[Any]) -> Compiled:
     children = [node] if isinstance(node, Filter) else (
         list(node.children) if isinstance(node, And) else [])
     tag = next((c for c in children if isinstance(c, Filter) and c.name == "tag"
-                and _TAG_PLANS.get() and not _rare(_TAG, c.value)), None)
+                and not _rare(_TAG, c.value)), None)
     if tag is None:
         return Compiled(where, params)
     # Date ranges bound the walk on the date index; the other filters (flags, sizes)

@@ -29,6 +29,10 @@ WALK_RATIO = 1.0
 are fewer than WALK_RATIO x the ids the one-query plan would fetch first (the match
 set or the tag's rows, estimated from their share of the rows walked). Chosen by
 measurement (docs/benchmarks.md, section 5)."""
+TAG_WALK_RATIO = 3.0
+"""WALK_RATIO for a tag's walk: its one-query plan reads the message row of every id
+the tag has (about 2 µs each at 1M), while its walk reads the order's index and only
+the tag's rows (about 0.6 µs a row walked), so the walk pays for longer."""
 WALK_PAGE = 1000
 """Pages longer than this come from the one query (a first screenful is what the
 walk is for; its ids are bound one parameter each)."""
@@ -192,7 +196,8 @@ def two_stage(db: sqlite3.Connection, compiled: Compiled, *, key: str, order: st
             # the tag's rows): estimated from the share of the rows walked so far.
             density = max(len(out), 1) / walked  # none yet: as if the next were one
             left = (limit - len(out)) / density
-            walk_on = left <= WALK_RATIO * tested / walked * total  # else the one query
+            ratio = WALK_RATIO if compiled.walk_ids is None else TAG_WALK_RATIO
+            walk_on = left <= ratio * tested / walked * total  # else the one query
             if walk_on:
                 size = max(WALK_FIRST, min(WALK_CHUNK, int(left * 1.1) + 16))
         if len(out) < limit:
