@@ -41,6 +41,9 @@ QUERIES = [
     # A common tag ANDed with filters: walked against the tag's ids, finished from its index.
     "tag:red", "tag:red is:unread folder:work", "tag:red has:attachment -folder:inbox",
     "tag:red date:2025-01-05..2025-01-12 is:read", "tag:red larger:900 -from:alice",
+    # Flags: a rare one drives from its index; a common one is checked on the rows.
+    "is:flagged", "is:flagged OR koala", "-is:flagged budget", "tag:red is:flagged",
+    "is:unread", "is:read review",
 ]
 # Thresholds that force each way through two_stage on a small store (a tag's chunks:
 # read from the tag's index over their id range, or, TAG_SPAN 0, probed id by id).
@@ -84,8 +87,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         rng = random.Random(8)
         with s.db:
             for i in range(1, N + 1):
-                s.db.execute("UPDATE messages SET folder = ?, seen = ? WHERE id = ?",
-                              (rng.choice(FOLDERS), rng.random() < 0.6, i))
+                s.db.execute("UPDATE messages SET folder = ?, seen = ?, flagged = ? WHERE id = ?",
+                              (rng.choice(FOLDERS), rng.random() < 0.6, i % 97 == 3, i))
                 if rng.random() < 0.3:
                     s.db.execute("INSERT INTO tags VALUES (?, 'red')", (i,))
         yield s
@@ -198,20 +201,28 @@ def test_common_terms_get_the_two_stage_plan(store: Store,
     monkeypatch.setattr(querysql, "RARE", 5)
     with querysql.planning(store.db):
         tag = compile_text("tag:red is:unread")
-    assert tag is not None and tag.walk == "red" and tag.post == "(m.seen = 0)"
+    assert tag is not None and tag.walk == "red"
+    assert tag.post == "(+m.seen = 0)" and tag.post_params == []
     assert tag.fallback is not None and "m.id IN (SELECT msg_id FROM tags" in tag.fallback
     # The TUI ANDs its scope with the query: the nested AND gets the same walk.
     with querysql.planning(store.db):
         scoped = compile_query(And((parse("-folder:Trash"), parse("tag:red is:unread"))))
-    assert scoped.walk == "red" and "m.seen = 0" in scoped.post and "folder" in scoped.post
+    assert scoped.walk == "red" and "m.seen" in scoped.post and "folder" in scoped.post
+    # A flag few messages have (5 here) drives from its index (schema migration 9).
+    monkeypatch.setattr(querysql, "RARE", 50)
+    with querysql.planning(store.db):
+        flagged = compile_text("is:flagged budget")
+    assert flagged is not None and flagged.walk is None
+    assert "m.id IN (SELECT id FROM messages WHERE flagged = 1)" in flagged.where
     # Outside planning (counts, cursors at a position) the plan never changes.
     unplanned = compile_text("from:alice")
     assert unplanned is not None and unplanned.walk is None
 
 
 ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", "to:bob",
-         "folder:work", "tag:red", "is:unread", "has:attachment", "larger:700", "meet*",
-         '"budget review"', "from:carol", "draft", "tag:red", "date:2025-01-03..2025-01-14"]
+         "folder:work", "tag:red", "is:unread", "is:flagged", "has:attachment", "larger:700",
+         "meet*", '"budget review"', "from:carol", "draft", "tag:red",
+         "date:2025-01-03..2025-01-14"]
 
 
 @settings(max_examples=60, deadline=None,

@@ -26,9 +26,10 @@ FTS_COLUMNS = {"from": "sender", "to": "recipients", "cc": "cc", "subject": "sub
 # A letter or digit: what the unicode61 tokenizer keeps ("_" and punctuation separate).
 _HAS_TOKEN = re.compile(r"[^\W_]")
 _DATE = "coalesce(m.date_ts, m.received_at)"
-_IS = {"read": "m.seen = 1", "unread": "m.seen = 0", "flagged": "m.flagged = 1",
-       "unflagged": "m.flagged = 0", "replied": "m.replied = 1",
-       "unreplied": "m.replied = 0"}
+# is:NAME -> (column, value). Indexed (schema migration 9): seen, and the flagged and
+# replied messages (partial indexes: a message imported unflagged costs them nothing).
+_IS = {"read": ("seen", 1), "unread": ("seen", 0), "flagged": ("flagged", 1),
+       "unflagged": ("flagged", 0), "replied": ("replied", 1), "unreplied": ("replied", 0)}
 
 
 @dataclass
@@ -172,7 +173,8 @@ def _common(sql: str, param: Any) -> float | None:
             top = db.execute("SELECT max(id) FROM messages").fetchone()[0]
             share = None if row is None else RARE / max(int(top) - int(row[0]) + 1, RARE)
         else:
-            n = db.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", (param, RARE)).fetchone()[0]
+            args = (RARE,) if param is None else (param, RARE)  # None: sql binds nothing
+            n = db.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", args).fetchone()[0]
             share = None if int(n) < RARE else 1.0
     except sqlite3.OperationalError:
         return 1.0  # e.g. an FTS5 syntax the run itself will report
@@ -247,7 +249,17 @@ def _filter(f: Filter, params: list[Any]) -> str:
                         "EXISTS (SELECT 1 FROM tags t WHERE t.msg_id = m.id"
                         " AND t.tag = ? COLLATE NOCASE)", params)
     if f.name == "is":
-        return _IS[f.value]
+        column, value = _IS[f.value]  # literals: a partial index serves only those
+        cond = f"m.{column} = {value}"
+        indexed = column == "seen" or value == 1
+        if _ID_RANGE.get() is not None or _DB.get() is None or not indexed:
+            # "+": checked on each row, never the flag's index (which SQLite would pick
+            # for a sorted page, then fetch and sort every unread message).
+            return f"+{cond}"
+        if not _TAG_PLANS.get():  # a tag walk's fallback: each tagged id is looked up
+            return cond  # in the flag's index, not its row read
+        sql = f"SELECT id FROM messages WHERE {column} = {value}"
+        return f"m.id IN ({sql})" if _rare(sql, None) else f"+{cond}"
     if f.name == "has":
         return "m.attachments > 0"
     if f.name in ("larger", "smaller"):

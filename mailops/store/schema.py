@@ -210,4 +210,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS messages_folder_nocase ON messages(folder COLLATE NOCASE, seen);
     DROP INDEX IF EXISTS messages_folder_seen;
     """,
+    # 9: the flags (`is:`) indexed, so a flag few messages have (is:replied, is:flagged,
+    # is:unread in an archive) drives from its index instead of a read of every row
+    # (0.5 s at 1M), and a tag's rows are checked against a flag without reading them.
+    """
+    CREATE INDEX IF NOT EXISTS messages_seen ON messages(seen);
+    CREATE INDEX IF NOT EXISTS messages_flagged ON messages(id) WHERE flagged = 1;
+    CREATE INDEX IF NOT EXISTS messages_replied ON messages(id) WHERE replied = 1;
+    """,
 )
