@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -225,31 +226,67 @@ ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", 
          "date:2025-01-03..2025-01-14"]
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(atoms=st.lists(st.tuples(st.sampled_from(["", "-", "OR "]), st.sampled_from(ATOMS)),
-                      min_size=1, max_size=4),
-       sort=st.sampled_from(sorted(SEARCH_ORDERS)), limit=st.integers(1, 30),
-       mode=st.sampled_from(sorted(MODES)))
-def test_any_query_pages_equal_the_one_query_plan(store: Store, atoms: list[tuple[str, str]],
-                                                  sort: str, limit: int, mode: str) -> None:
-    query = " ".join(op + atom for op, atom in atoms).removeprefix("OR ")
+@contextmanager
+def _thresholds(mode: str, rare: int) -> Iterator[None]:
+    """MODES[mode] and querysql.RARE = rare for a block (hypothesis examples share
+    the fixtures, so no monkeypatch)."""
     saved = {name: getattr(walk, name) for name in MODES[mode]}
-    rare, walk_min = querysql.RARE, querysql.WALK_MIN
+    old_rare, walk_min = querysql.RARE, querysql.WALK_MIN
     try:
-        querysql.RARE, querysql.WALK_MIN = 1, 0.0
+        querysql.RARE, querysql.WALK_MIN = rare, 0.0
         for name, value in MODES[mode].items():
             setattr(walk, name, value)
+        yield
+    finally:
+        querysql.RARE, querysql.WALK_MIN = old_rare, walk_min
+        for name, value in saved.items():
+            setattr(walk, name, value)
+
+
+_QUERY = st.lists(st.tuples(st.sampled_from(["", "-", "OR "]), st.sampled_from(ATOMS)),
+                  min_size=1, max_size=4).map(
+    lambda atoms: " ".join(op + atom for op, atom in atoms).removeprefix("OR "))
+# 1: every term common; 8: the flag (5 rows) and small folders rare; 10**6: all rare.
+_RARE = st.sampled_from([1, 8, 10**6])
+_LISTING_SORTS = sorted(name for name, spec in listing._SORTS.items() if not spec.threads)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=_QUERY, sort=st.sampled_from(sorted(SEARCH_ORDERS)), limit=st.integers(1, 30),
+       mode=st.sampled_from(sorted(MODES)), rare=_RARE)
+def test_any_query_pages_equal_the_one_query_plan(store: Store, query: str, sort: str,
+                                                  limit: int, mode: str, rare: int) -> None:
+    with _thresholds(mode, rare):
         want = _reference(store, query, SEARCH_ORDERS[sort])
         first = store.search(query, sort=sort, limit=limit)
         assert [r["id"] for r in first] == want[:limit]
         if first:
             second = store.search(query, sort=sort, limit=limit, after=first[-1]["cursor"])
             assert [r["id"] for r in second] == want[limit:2 * limit]
-    finally:
-        querysql.RARE, querysql.WALK_MIN = rare, walk_min
-        for name, value in saved.items():
-            setattr(walk, name, value)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=_QUERY, sort=st.sampled_from(_LISTING_SORTS), limit=st.integers(1, 30),
+       mode=st.sampled_from(sorted(MODES)), rare=_RARE,
+       scope=st.sampled_from(["-folder:archive", "folder:inbox", "tag:red", "is:unread"]))
+def test_any_scoped_listing_equals_the_one_query_plan(store: Store, query: str, sort: str,
+                                                      limit: int, mode: str, rare: int,
+                                                      scope: str) -> None:
+    # The TUI's path: its scope ANDed with the query as an AST (an AND inside an AND).
+    spec = listing._SORTS[sort]
+    direction = "DESC" if spec.descending else "ASC"
+    with _thresholds(mode, rare):
+        want = _reference(store, f"{scope} ({query})",
+                          f"{spec.key} {direction}, m.id {direction}")
+        asked = And((parse(scope), parse(query)))
+        first = listing.page(store, asked, sort=sort, limit=limit)
+        assert [r["id"] for r in first] == want[:limit]
+        if first:
+            second = listing.page(store, asked, sort=sort, after=first[-1]["cursor"],
+                                  limit=limit)
+            assert [r["id"] for r in second] == want[limit:2 * limit]
 
 
 def test_a_match_too_sparse_to_walk_gets_the_one_query(store: Store,
