@@ -294,6 +294,7 @@ def main() -> None:
               f" {'notmuch p50':>11s} {'p95':>6s} | {'ratio p50':>9s} |"
               f" {'mailops CLI':>11s} {'ratio':>6s}")
         met = True
+        Store(home / "mailops.db").close()  # writable once: a store built earlier migrates
         with Store(home / "mailops.db", readonly=True) as store:
             for label, mq, nq in QUERIES:
                 ours: list[float] = []
