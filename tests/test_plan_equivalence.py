@@ -351,3 +351,44 @@ def test_a_tag_chunk_is_the_tag_s_rows_of_that_stretch_of_the_order(
                 assert last is None or last[1] == chunk[-1]
             else:
                 assert last == (keys[chunk[-1]], chunk[-1])
+
+
+COUNTED = ["", "folder:work", "folder:WORK", "-folder:archive", "tag:red", "TAG:RED",
+           "is:unread", "folder:inbox is:unread", "-folder:Archive is:unread",
+           "tag:red is:unread", "is:unread tag:red", "folder:nowhere", "tag:none",
+           "-folder:nowhere", "folder:work tag:red", "is:read", "from:alice",
+           "folder:work -folder:inbox", "folder:work -folder:WORK", "folder:work folder:Work",
+           "-folder:inbox -folder:archive is:unread", "tag:red -folder:inbox"]
+
+
+def test_counts_from_the_counters_equal_the_rows(store: Store) -> None:
+    # listing.count answers a folder, All mail, a tag (each maybe unread only) from
+    # folder_counts/tag_counts: the same numbers as counting the rows, also after
+    # moves, flag changes, tag changes and deletes (the triggers keep them).
+    def check() -> None:
+        for query in COUNTED:
+            rows = len(_reference(store, query, "m.id")) if query else everything()
+            assert listing.count(store, query) == rows, query
+            scoped = And((parse("-folder:Trash"), parse(query))) if query else None
+            if scoped is not None:
+                assert listing.count(store, scoped) == len(
+                    _reference(store, f"-folder:Trash ({query})", "m.id")), query
+
+    def everything() -> int:
+        return int(store.db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    check()
+    try:
+        store.db.execute("SAVEPOINT counters")
+        store.db.execute("UPDATE messages SET folder = 'Archive' WHERE id % 7 = 0")
+        store.db.execute("UPDATE messages SET seen = 1 - seen WHERE id % 5 = 0")
+        store.db.execute("DELETE FROM tags WHERE msg_id % 3 = 0")
+        store.db.execute("INSERT OR IGNORE INTO tags SELECT id, 'red' FROM messages"
+                         " WHERE id % 11 = 0")
+        # As Store.delete does: a message's tags go with it.
+        store.db.execute("DELETE FROM tags WHERE msg_id % 13 = 0")
+        store.db.execute("DELETE FROM messages WHERE id % 13 = 0")
+        check()
+    finally:
+        store.db.execute("ROLLBACK TO counters")
+        store.db.execute("RELEASE counters")

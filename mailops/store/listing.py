@@ -27,8 +27,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailops.errors import StoreError, UsageError
-from mailops.query import Node
+from mailops.query import Node, parse
 from mailops.store import walk
+from mailops.store.counters import from_counters
 from mailops.store.querysql import Compiled, planning
 from mailops.store.search import compile_text
 from mailops.store.walk import two_stage
@@ -222,8 +223,18 @@ def _thread_sizes(store: Store, query: str | Node | None, threads: Iterable[int 
 def count(store: Store, query: str | Node | None = None, *, sort: str = "date",
           now: datetime | None = None) -> int:
     """How many rows the listing has: matching messages, or threads for a threads sort."""
+    threads = _sort(sort).threads
+    if not threads:  # a folder, All mail, a tag: from the counters (mailops.store.counters)
+        node = parse(query, now) if isinstance(query, str) and query.strip() else (
+            query if not isinstance(query, str) else None)
+        try:
+            counted = from_counters(store.db, node)
+        except sqlite3.Error as exc:
+            raise StoreError(f"listing failed: {exc}") from None
+        if counted is not None:
+            return counted
     where, params = _where(query, now)
-    what = f"count(DISTINCT {_THREAD})" if _sort(sort).threads else "count(*)"
+    what = f"count(DISTINCT {_THREAD})" if threads else "count(*)"
     sql = f"SELECT {what} FROM messages m{' WHERE ' + where if where else ''}"
     return int(_rows(store, sql, params)[0][0])
 

@@ -317,19 +317,19 @@ def compile_query(node: Node, id_range: tuple[int, int] | None = None) -> Compil
     """The SQL condition for a query AST; `id_range` bounds it to ids low..high."""
     token = _ID_RANGE.set(id_range)
     try:
-        return _compile(_flat(node))
+        return _compile(flatten(node))
     finally:
         _ID_RANGE.reset(token)
 
 
-def _flat(node: Node) -> Node:
+def flatten(node: Node) -> Node:
     """The same query with ANDs inside an AND spliced into it (a scope ANDed with a
     query, `(a b) c`): the plans look at a conjunction's direct children."""
     if not isinstance(node, And) or not any(isinstance(c, And) for c in node.children):
         return node
     children: list[Node] = []
     for c in node.children:
-        c = _flat(c)
+        c = flatten(c)
         children += c.children if isinstance(c, And) else (c,)
     return And(tuple(children))
 
