@@ -20,7 +20,8 @@ from mailops.store.querysql import flatten
 def from_counters(db: sqlite3.Connection, node: Node | None) -> int | None:
     """The number of messages `node` matches when it is made of folders and negated
     folders (`folder:INBOX`, `-folder:Trash`) or is one tag, each maybe with
-    `is:unread`, or None (everything); None when it is anything else (count the rows)."""
+    `is:unread` (`node` None: every message); None for any other query (then count
+    the rows)."""
     parts: list[Node] = []
     if node is not None:
         node = flatten(node)

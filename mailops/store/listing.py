@@ -224,16 +224,16 @@ def count(store: Store, query: str | Node | None = None, *, sort: str = "date",
           now: datetime | None = None) -> int:
     """How many rows the listing has: matching messages, or threads for a threads sort."""
     threads = _sort(sort).threads
+    node = parse(query, now) if isinstance(query, str) and query.strip() else (
+        None if isinstance(query, str) else query)  # as compile_text: "" is everything
     if not threads:  # a folder, All mail, a tag: from the counters (mailops.store.counters)
-        node = parse(query, now) if isinstance(query, str) and query.strip() else (
-            query if not isinstance(query, str) else None)
         try:
             counted = from_counters(store.db, node)
         except sqlite3.Error as exc:
             raise StoreError(f"listing failed: {exc}") from None
         if counted is not None:
             return counted
-    where, params = _where(query, now)
+    where, params = _where(node, now)
     what = f"count(DISTINCT {_THREAD})" if threads else "count(*)"
     sql = f"SELECT {what} FROM messages m{' WHERE ' + where if where else ''}"
     return int(_rows(store, sql, params)[0][0])
