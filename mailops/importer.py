@@ -296,9 +296,8 @@ class _ReadAhead:
             except OSError:
                 continue  # reported when the file itself is read
             try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-            except OSError:
-                pass  # only a hint
+                with contextlib.suppress(OSError):  # only a hint: the read reports errors
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
             finally:
                 os.close(fd)
 
