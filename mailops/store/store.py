@@ -41,7 +41,7 @@ _SLIM_KEEP = 4 << 20  # base64 kept per long run for indexing (> 1M characters o
 # class, not a repeated line group: SRE would keep state for every repetition.
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=\r\n]{%d,}" % _SLIM_KEEP)
 _BULK_WAL_PAGES = 10_000  # WAL pages between checkpoints during a bulk import
-_BULK_FTS_HASH = 8 << 20  # FTS5 pending-entry bytes during a bulk import (a batch's worth)
+BULK_FTS_HASH = 8 << 20  # FTS5 pending-entry bytes during a bulk import (a batch's worth)
 _FTS_HASH_DEFAULT = 1 << 20  # FTS5's own default hashsize
 _BLOB_COPY_MAX = 1 << 20  # compressed bodies above this are written with blob I/O
 _LIST_COLUMNS = (
@@ -317,7 +317,7 @@ class Store:
         old = int(self.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
         self.db.execute(f"PRAGMA wal_autocheckpoint = {int(wal_pages)}")
         row = self.db.execute("SELECT v FROM texts_fts_config WHERE k = 'hashsize'").fetchone()
-        hashsize = self._fts_option("hashsize", _BULK_FTS_HASH)
+        hashsize = self._fts_option("hashsize", BULK_FTS_HASH)
         try:
             yield
         finally:
