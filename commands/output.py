@@ -79,42 +79,95 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
     Console(soft_wrap=False).print(table)
 
 
+# How a message table gives way on a narrow terminal: (column, floor) steps, in
+# order, each cutting that column down to its floor at most, until the table fits.
+# Addresses give way first (a cut one shows its display name alone), then the
+# snippet, and the subject, which people read, last.
+MESSAGE_SHRINK: tuple[tuple[str, int], ...] = (
+    ("to", 24), ("from", 24), ("participants", 30), ("snippet", 40), ("subject", 50),
+    ("to", 14), ("from", 16), ("participants", 16), ("snippet", 24), ("subject", 24),
+    ("snippet", 10), ("to", 6), ("from", 8), ("subject", 12), ("reason", 12))
+_ADDRESS_COLUMNS = frozenset({"from", "to"})
+
+
+def _names(value: Any) -> str:
+    """An address cell as display names only ("Alice Dubois" for "Alice Dubois
+    <alice@example.org>"): what a cut address column shows."""
+    from mailops.threads import display_name
+
+    items = value if isinstance(value, list) else [value] if value else []
+    return ", ".join(display_name(str(v)) for v in items)
+
+
 def print_plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
                       right: frozenset[str] = frozenset({"id", "size"}),
-                      shrink: Sequence[str] = ("subject", "to", "from")) -> None:
+                      shrink: Sequence[tuple[str, int]] = MESSAGE_SHRINK) -> None:
     """Aligned columns without rich: `mailops ls` must answer in well under 200 ms, and
     importing and running rich's table layout costs ~100 ms of that.
 
-    Cells are one line each; when the table is wider than the terminal, the
-    `shrink` columns are cut (with an ellipsis) in that order.
+    Cells are one line each; when the table is wider than the terminal, columns
+    are cut (with an ellipsis) by the `shrink` steps; a cut `from` or `to` cell
+    first drops the addresses and keeps the names.
     """
     import shutil
 
-    cells = [[" ".join(_cell(row.get(c)).split()) for c in columns] for row in rows]
+    def flat(text: str) -> str:
+        return " ".join(text.split())
+
+    cells = [[flat(_cell(row.get(c))) for c in columns] for row in rows]
+
+    def shown_address(number: int, col: str, width: int) -> str:
+        """What an address cell shows in a column `width` wide (before any cut)."""
+        value = cells[number][list(columns).index(col)]
+        return value if len(value) <= width else flat(_cell(_names(rows[number].get(col))))
     widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    full = list(widths)
     room = shutil.get_terminal_size((120, 24)).columns
     excess = sum(widths) + 2 * (len(columns) - 1) - room
-    for name in shrink:
-        if excess <= 0 or name not in columns:
+    for name, floor in shrink:
+        if excess <= 0:
+            break
+        if name not in columns:
             continue
         i = list(columns).index(name)
-        cut = min(excess, widths[i] - max(len(name), 12))
+        cut = min(excess, widths[i] - max(len(name), floor))
         if cut > 0:
             widths[i] -= cut
             excess -= cut
 
-    def line(values: Sequence[str]) -> str:
+    # A cut address column shows names, often shorter than the cut: the room it no
+    # longer needs goes to the columns cut the most (subject first), then back to
+    # the address columns, up to what their names need.
+    want = list(full)
+    spare = 0
+    for i, col in enumerate(columns):
+        if col in _ADDRESS_COLUMNS and widths[i] < full[i]:
+            want[i] = max([len(col), *(len(shown_address(n, col, widths[i]))
+                                       for n in range(len(rows)))])
+            used = min(widths[i], want[i])
+            spare += widths[i] - used
+            widths[i] = used
+    for col in ("subject", "snippet", "participants", "from", "to"):
+        if col in columns and spare > 0:
+            i = list(columns).index(col)
+            grow = max(0, min(spare, want[i] - widths[i]))
+            widths[i] += grow
+            spare -= grow
+
+    def line(values: Sequence[str], number: int | None) -> str:
         out = []
         for i, (col, value) in enumerate(zip(columns, values, strict=True)):
+            if len(value) > widths[i] and number is not None and col in _ADDRESS_COLUMNS:
+                value = shown_address(number, col, widths[i])
             if len(value) > widths[i]:
                 value = value[: widths[i] - 1] + "…"
             out.append(value.rjust(widths[i]) if col in right else value.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    header = line(list(columns))
+    header = line(list(columns), None)
     if use_color():
         header = f"\x1b[1m{header}\x1b[0m"
-    text = [header, *(line(values) for values in cells)]
+    text = [header, *(line(values, n) for n, values in enumerate(cells))]
     sys.stdout.write("\n".join(text) + "\n")
 
 

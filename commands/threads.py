@@ -93,7 +93,8 @@ def list_threads(ctx: typer.Context, query: str | None, limit: int, fmt: Format,
         "participants": ", ".join(display_name(p) for p in r["participants"]),
     } for r in rows]
     print_plain_table(shown, THREAD_COLUMNS, right=frozenset({"id", "msgs", "unread"}),
-                      shrink=("subject", "participants"))
+                      shrink=(("participants", 30), ("subject", 40), ("participants", 16),
+                              ("subject", 12)))
 
 
 def register(app: typer.Typer) -> None:
