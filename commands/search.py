@@ -86,16 +86,33 @@ def _page(ctx: typer.Context, query: str | None, *, sort: Sort, limit: int, afte
     if not rows:
         sys.stderr.write("no messages" + (f" match {query!r}" if query else "") + "\n")
         return
+    # A query without words (a date range, a tag) has no snippets: no empty column.
+    snippets = snippets and any(row.get("snippet") for row in rows)
     columns = ["id", "date", "from", "subject", "snippet"] if snippets else LIST_COLUMNS
     shown = _rows_for_people(rows)
     if snippets:
         for row in shown:
-            row["snippet"] = row["snippet"] or ""
+            row["snippet"] = _lead_in(row["snippet"] or "")
         _print_marked_table(shown, columns)
     else:
         print_plain_table(shown, columns)
     if len(rows) == limit:
         sys.stderr.write(f"more: add --after {rows[-1]['cursor']}\n")
+
+
+_LEAD_WORDS = 3  # words of a table's snippet kept before its first match
+
+
+def _lead_in(snippet: str) -> str:
+    """The snippet from a few words before its first match: a narrow terminal cuts
+    the end of the column, which must not be where the match is."""
+    at = snippet.find(_MARK[0])
+    if at < 0:
+        return snippet
+    words = snippet[:at].split(" ")
+    if len(words) <= _LEAD_WORDS + 1:
+        return snippet
+    return "…" + " ".join(words[-_LEAD_WORDS - 1:]) + snippet[at:]
 
 
 def _print_marked_table(rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -72,3 +72,13 @@ def test_snippet_and_participants_tables_fit(capsys: pytest.CaptureFixture[str],
     lines = _table(capsys, monkeypatch, 80, rows, ["id", "date", "from", "subject", "snippet"])
     assert all(len(line) <= 80 for line in lines)
     assert "Walter Müller " in lines[1] and "Re: Guvo xine jowen #1227" in lines[1]
+
+
+def test_a_table_snippet_starts_a_few_words_before_its_match() -> None:
+    from mailops.commands.search import _MARK, _lead_in
+
+    hit = f"{_MARK[0]}budget{_MARK[1]}"
+    assert _lead_in(f"…monvo of about shigustergu to {hit} this new") == \
+        f"…about shigustergu to {hit} this new"
+    assert _lead_in(f"the {hit} is late") == f"the {hit} is late"  # already near
+    assert _lead_in("no match marked here") == "no match marked here"
