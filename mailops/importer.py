@@ -143,14 +143,30 @@ def _is_maildir(path: Path) -> bool:
 _FROM_LINE = re.compile(rb"From \S+ [^\n]*\d\d:\d\d")
 
 
-def _is_mbox(path: Path) -> bool:
-    """Whether a file is an mbox: it starts with an envelope "From " line and is not
-    named .eml (an exported message may itself start with "From ": `export`
-    writes NAME.eml, which must import as the same one message)."""
-    if path.suffix.lower() == ".eml":
-        return False
+# The first line of a message file: a header field (RFC 5322 field name, then a
+# colon; obsolete syntax allows blanks before it) or a "From " line (mbox-style).
+_MAIL_START = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:|From ")
+
+
+def _classify(path: Path) -> str | None:
+    """What a file is: "mbox" (it starts with an envelope "From " line and is not
+    named .eml: an exported message may itself start with "From ", and `export`
+    writes NAME.eml, which must import as the same one message), "eml" (one
+    message: named .eml, empty, or starting with a header field) or None (not mail:
+    a PDF, a picture, notes beside the mail)."""
     with open(path, "rb") as fh:
-        return _FROM_LINE.match(fh.readline(1000)) is not None
+        first = fh.readline(1000)
+    if path.suffix.lower() == ".eml":
+        return "eml"
+    if _FROM_LINE.match(first):
+        return "mbox"
+    if not first or _MAIL_START.match(first):
+        return "eml"  # an empty file is reported as such when it is read
+    return None
+
+
+_NOT_MAIL = ("not a mail message (its first line is not a header field;"
+             " name it .eml to import it anyway)")
 
 
 def _maildir_size(path: Path) -> int:
@@ -176,9 +192,12 @@ def _file_source(path: Path, failures: list[Failure]) -> Source | None:
         if not stat.S_ISREG(st.st_mode):
             failures.append(Failure(str(path), "not a regular file"))
             return None
-        kind = "mbox" if _is_mbox(path) else "eml"
+        kind = _classify(path)
     except OSError as exc:
         failures.append(Failure(str(path), _reason(exc)))
+        return None
+    if kind is None:
+        failures.append(Failure(str(path), _NOT_MAIL))
         return None
     return Source(kind, path, st.st_size)
 
@@ -236,9 +255,11 @@ def plan(paths: Sequence[str | os.PathLike[str]]) -> Plan:
             _walk(path, result.sources, result.failures)
         else:
             try:
-                kind = "mbox" if _is_mbox(path) else "eml"
+                kind = _classify(path)
             except OSError as exc:
                 raise ImportFailed(f"cannot read {path}: {_reason(exc)}") from None
+            if kind is None:
+                raise ImportFailed(f"cannot import {path}: {_NOT_MAIL}")
             result.sources.append(Source(kind, path, path.stat().st_size))
     return result
 

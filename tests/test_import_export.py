@@ -95,6 +95,12 @@ def build_tree(root: Path) -> dict[str, bytes]:
     write(root / "archives" / "old.mbox", mbox_bytes)
     os.symlink(root / "does-not-exist", root / "nested" / "broken.eml")
     os.mkfifo(root / "nested" / "pipe")  # reading it would block forever
+    # Not mail: reported, never stored as a message.
+    write(root / "nested" / "report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+    write(root / "notes.txt", b"remember to import the old archive\n")
+    # Not named .eml, but mail: a header field first (an MH folder's "1", a Received trace).
+    exact["mh"] = write(root / "mh" / "1", b"Received: from x by y; Mon, 2 Jan 2023\n"
+                        + msg("mh message")).read_bytes()
     return exact
 
 
@@ -105,9 +111,12 @@ def test_import_tree_then_reimport_adds_nothing(cli: Cli, tmp_path: Path) -> Non
     summary = res.json()
     assert summary["imported"] == len(exact) + 2  # plus the two mbox messages
     assert summary["duplicates"] == 0
-    assert summary["failed"] == 2
+    assert summary["failed"] == 4
     reasons = {Path(f["origin"]).name: f["reason"] for f in summary["failures"]}
-    assert reasons == {"broken.eml": "No such file or directory", "pipe": "not a regular file"}
+    not_mail = ("not a mail message (its first line is not a header field;"
+                " name it .eml to import it anyway)")
+    assert reasons == {"broken.eml": "No such file or directory", "pipe": "not a regular file",
+                       "report.pdf": not_mail, "notes.txt": not_mail}
     assert "broken.eml" in res.err and "Traceback" not in res.err
     listed = cli.ok("ls", "--json").json()
     have = {r["sha256"]: r["id"] for r in listed}
@@ -137,6 +146,19 @@ def test_import_files_directly_and_duplicates_within_one_run(cli: Cli, tmp_path:
     summary = cli.ok("import", str(one), str(copy), str(box), "--json").json()
     assert (summary["imported"], summary["duplicates"], summary["failed"]) == (2, 1, 0)
     assert summary["sources"] == 3
+
+
+def test_a_file_that_is_not_mail_exits_6_unless_named_eml(cli: Cli, tmp_path: Path) -> None:
+    good = write(tmp_path / "good.eml", msg("would be imported"))
+    notes = write(tmp_path / "notes.txt", b"just some notes\n")
+    res = cli("import", str(good), str(notes))
+    assert res.code == 6
+    assert res.err.strip() == (f"mailops: error: cannot import {notes}: not a mail message"
+                               " (its first line is not a header field; name it .eml to"
+                               " import it anyway)")
+    assert cli.ok("ls", "--json").json() == []
+    named = notes.rename(tmp_path / "notes.eml")
+    assert cli.ok("import", str(good), str(named), "--json").json()["imported"] == 2
 
 
 def test_missing_path_exits_6_with_one_line_and_imports_nothing(cli: Cli,
