@@ -106,8 +106,9 @@ def _maildir_name(row: MessageRow, counter: int, host: str) -> str:
     when = float(row["received_at"])
     seconds = int(when)
     usec = int((when - seconds) * 1_000_000)
-    flags = "".join(sorted({_MAILDIR_FLAGS[f.lower().lstrip("\\")] for f in row["flags"]
-                            if f.lower().lstrip("\\") in _MAILDIR_FLAGS}))
+    # Flags, and the tags import makes of D, P and T (draft, passed, deleted).
+    names = [f.lower().lstrip("\\") for f in (*row["flags"], *row["tags"])]
+    flags = "".join(sorted({_MAILDIR_FLAGS[n] for n in names if n in _MAILDIR_FLAGS}))
     return f"{seconds}.M{usec}P{os.getpid()}Q{counter}.{host}:2,{flags}"
 
 

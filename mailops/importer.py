@@ -37,10 +37,11 @@ from pathlib import Path
 
 import zstandard
 
-from mailops.errors import ImportFailed
+from mailops.errors import ImportFailed, UsageError
 from mailops.mime import Parsed, summarize
 from mailops.store import Incoming, Store
-from mailops.store.store import ZSTD_LEVEL, Prepared, prepare
+from mailops.store.store import NEW_MAIL, ZSTD_LEVEL, MailState, Prepared, prepare
+from mailops.tagging import normalize_folder
 
 BATCH_MESSAGES = 500
 # A batch is also cut at this many bytes so a folder of large attachments
@@ -63,6 +64,7 @@ class Source:
     kind: str  # "eml", "maildir" or "mbox"
     path: Path
     size: int  # bytes on disk (a maildir: its messages), for progress
+    folder: str = "INBOX"  # a maildir's messages go to this folder
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class Item:
     size: int = 0  # bytes of the source this item accounts for (progress)
     mail_from: str | None = None
     received_at: float | None = None
+    state: MailState = NEW_MAIL
 
 
 def _reason(exc: BaseException) -> str:
@@ -202,6 +205,21 @@ def _file_source(path: Path, failures: list[Failure]) -> Source | None:
     return Source(kind, path, st.st_size)
 
 
+def _maildir_folder(root: Path, here: Path) -> str:
+    """The folder for a maildir found at `here` while walking `root`: INBOX for root
+    itself, else its path below root, Maildir++ dots dropped (`.Sent` is Sent,
+    `work/.Sent` is work/Sent), as mbsync, offlineimap and dovecot lay folders out.
+    A first directory named Maildir is the conventional ~/Maildir, whose own
+    messages are the INBOX: `backup/Maildir/.Sent` is Sent."""
+    parts = [p[1:] if p.startswith(".") else p for p in here.relative_to(root).parts]
+    if parts and parts[0].lower() == "maildir":
+        parts = parts[1:]
+    try:
+        return normalize_folder("/".join(parts)) if parts else "INBOX"
+    except UsageError:  # a name no folder may have (control characters): keep it in INBOX
+        return "INBOX"
+
+
 def _walk(root: Path, sources: list[Source], failures: list[Failure]) -> None:
     """Find sources under a directory, in a stable (sorted) order."""
 
@@ -215,7 +233,8 @@ def _walk(root: Path, sources: list[Source], failures: list[Failure]) -> None:
         dirnames[:] = sorted(d for d in dirnames
                              if not d.startswith(".") or _is_maildir(here / d))
         if _is_maildir(here):
-            sources.append(Source("maildir", here, _maildir_size(here)))
+            sources.append(Source("maildir", here, _maildir_size(here),
+                                  _maildir_folder(root, here)))
             # Its messages are read through the maildir; files beside cur/new/tmp
             # are the mail server's metadata (dovecot-uidlist, maildirfolder...).
             dirnames[:] = [d for d in dirnames if d not in {"cur", "new", "tmp"}]
@@ -369,7 +388,21 @@ def _read_maildir_files(source: Source, files: dict[str, str], keys: list[str],
         if not raw:
             yield Item(origin, error="empty file")
             continue
-        yield Item(origin, raw=raw, size=len(raw), received_at=_maildir_time(key))
+        yield Item(origin, raw=raw, size=len(raw), received_at=_maildir_time(key),
+                   state=_maildir_state(source.folder, files[key]))
+
+
+# Maildir info flags (after ":2,") and what each means here: S F R are the store's
+# flags; D, P and T become tags, the names notmuch gives them.
+_MAILDIR_TAGS = (("D", "draft"), ("P", "passed"), ("T", "deleted"))
+
+
+def _maildir_state(folder: str, path: str) -> MailState:
+    """The folder and flags of a maildir message from its file name."""
+    name = os.path.basename(path)
+    info = name.partition(":2,")[2] if ":2," in name else ""
+    return MailState(folder, seen="S" in info, flagged="F" in info, replied="R" in info,
+                     tags=tuple(tag for flag, tag in _MAILDIR_TAGS if flag in info))
 
 
 _MAILDIR_TIME = re.compile(r"(\d{1,11})(?:\.M(\d{1,6})P)?")
@@ -400,6 +433,25 @@ def _parse_from_line(line: bytes) -> tuple[str | None, float | None]:
     return sender, when
 
 
+# mbox flags as mutt and the stdlib's mailbox.mboxMessage keep them: Status R (read),
+# X-Status F (flagged), A (answered), D (deleted), T (draft).
+_STATUS = re.compile(rb"^(X-)?Status:[ \t]*([A-Za-z]*)[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
+
+
+def _mbox_state(raw: bytes) -> MailState:
+    """The flags of an mbox message from its Status and X-Status headers."""
+    end = raw.find(b"\n\n")
+    head = raw if end < 0 else raw[:end + 1]
+    if b"tatus:" not in head:
+        return NEW_MAIL
+    flags = "".join(m[2].decode("ascii").upper() for m in _STATUS.finditer(head))
+    if not flags:
+        return NEW_MAIL
+    return MailState(seen="R" in flags, flagged="F" in flags, replied="A" in flags,
+                     tags=tuple(tag for flag, tag in (("T", "draft"), ("D", "deleted"))
+                                if flag in flags))
+
+
 def _read_mbox(source: Source) -> Iterator[Item]:
     try:
         box = mailbox.mbox(source.path, factory=None, create=False)
@@ -425,7 +477,8 @@ def _read_mbox(source: Source) -> Iterator[Item]:
             if not raw.strip():
                 yield Item(origin, error="empty message", size=len(data))
                 continue
-            yield Item(origin, raw=raw, size=len(data), mail_from=sender, received_at=when)
+            yield Item(origin, raw=raw, size=len(data), mail_from=sender, received_at=when,
+                       state=_mbox_state(raw))
     finally:
         box.close()
 
@@ -444,8 +497,8 @@ def _parse(raw: bytes) -> Parsed:
         return Parsed(defects=[f"unparseable: {type(exc).__name__}"])
 
 
-# One message for _prepare: raw bytes, sha256, envelope sender, delivery time.
-_Job = tuple[bytes, str, str | None, float | None]
+# One message for _prepare: raw bytes, sha256, envelope sender, delivery time, state.
+_Job = tuple[bytes, str, str | None, float | None, MailState]
 _compressor: zstandard.ZstdCompressor | None = None  # this process's (workers have their own)
 
 
@@ -456,8 +509,8 @@ def _prepare(jobs: list[_Job]) -> list[Prepared]:
     if _compressor is None:
         _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
     out: list[Prepared] = []
-    for raw, digest, mail_from, received_at in jobs:
-        incoming = Incoming(raw=raw, mail_from=mail_from, source="import")
+    for raw, digest, mail_from, received_at, state in jobs:
+        incoming = Incoming(raw=raw, mail_from=mail_from, source="import", state=state)
         if received_at is not None:
             incoming.received_at = received_at
         out.append(prepare(incoming, _parse(raw), _compressor, digest))
@@ -627,7 +680,7 @@ def _read_all(store: Store, import_plan: Plan, result: ImportResult, progress: P
             result.failures.append(Failure(item.origin, item.error or "unreadable"))
         else:
             batch.append((item.raw, hashlib.sha256(item.raw).hexdigest(), item.mail_from,
-                          item.received_at))
+                          item.received_at, item.state))
             pending_bytes += len(item.raw)
             if len(batch) >= batch_messages or pending_bytes >= batch_bytes:
                 flush()

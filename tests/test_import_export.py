@@ -196,6 +196,67 @@ def test_engine_batches_progress_and_counts(tmp_path: Path) -> None:
     assert seen[-1][1] == found.total_bytes
 
 
+def _state(rows: list[dict[str, Any]]) -> dict[str, tuple[str, str, list[str]]]:
+    """subject -> (folder, flags as "RFA" letters: read, flagged, answered, tags)."""
+    return {r["subject"]: (r["folder"], "".join(
+        letter for letter, key in (("R", "read"), ("F", "flagged"), ("A", "replied"))
+        if r[key]), r["tags"]) for r in rows}
+
+
+def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
+                                                                tmp_path: Path) -> None:
+    tree = tmp_path / "backup"
+    md = maildir(tree / "Maildir")  # the conventional ~/Maildir: its messages are INBOX
+    write(md / "cur" / "1700000001.M1P1Q1.h:2,S", msg("seen"))
+    write(md / "cur" / "1700000002.M1P1Q2.h:2,FR", msg("flagged and replied"))
+    write(md / "cur" / "1700000003.M1P1Q3.h:2,", msg("no flags"))
+    write(md / "new" / "1700000004.M1P1Q4.h", msg("new mail"))
+    write(maildir(md / ".Sent") / "cur" / "1700000005.M1P1Q5.h:2,S", msg("sent"))
+    write(maildir(md / ".Archive.2023") / "cur" / "1700000006.M1P1Q6.h:2,DPT", msg("odd"))
+    write(maildir(tree / "work" / "projects") / "cur" / "1700000007.M1P1Q7.h:2,RS",
+          msg("work"))
+    write(tree / "old.mbox",
+          b"From x@y Mon Jan  2 10:00:00 2023\n"
+          + msg("mbox read").replace(b"\n\n", b"\nStatus: RO\nX-Status: AF\n\n", 1)
+          + b"\nFrom x@y Mon Jan  2 11:00:00 2023\n" + msg("mbox unread"))
+    # A folder that exists already keeps its spelling (as `mv` does).
+    write(tmp_path / "first.eml", msg("first"))
+    cli.ok("import", str(tmp_path / "first.eml"))
+    cli.ok("mv", "subject:first", "sent")
+
+    assert cli.ok("import", str(tree), "--json").json()["imported"] == 9
+    assert _state(listing(cli)) == {
+        "first": ("sent", "", []),
+        "seen": ("INBOX", "R", []),
+        "flagged and replied": ("INBOX", "FA", []),
+        "no flags": ("INBOX", "", []),
+        "new mail": ("INBOX", "", []),
+        "sent": ("sent", "R", []),
+        "odd": ("Archive.2023", "", ["deleted", "draft", "passed"]),
+        "work": ("work/projects", "RA", []),
+        "mbox read": ("INBOX", "RFA", []),
+        "mbox unread": ("INBOX", "", []),
+    }
+    # The counters the sidebar and `folders` show follow the imported state.
+    folders = {f["folder"]: (f["total"], f["unread"])
+               for f in cli.ok("folders", "--json").json()}
+    assert folders == {"INBOX": (6, 4), "sent": (2, 1), "Archive.2023": (1, 1),
+                       "work/projects": (1, 0)}
+    assert {r["subject"] for r in cli.ok("ls", "is:flagged", "--json").json()} == \
+        {"flagged and replied", "mbox read"}
+    assert len(cli.ok("search", "tag:draft is:unread", "--json").json()) == 1
+
+    # A maildir export writes the flags (and D, P, T for those tags) back.
+    out = tmp_path / "out"
+    cli.ok("export", "--to", str(out), "--format", "maildir")
+    home2 = tmp_path / "home2"
+    again = Cli(home2)
+    again.ok("import", str(out))
+    flags = {subject: (state[1], state[2]) for subject, state in _state(listing(again)).items()}
+    assert flags == {subject: (state[1], state[2])
+                     for subject, state in _state(listing(cli)).items()}
+
+
 def test_export_eml_and_maildir_roundtrip_byte_for_byte(cli: Cli, tmp_path: Path) -> None:
     src = tmp_path / "src"
     for i, data in enumerate(ODD_MESSAGES):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mailops.store.store import Incoming, prepare
-from mailops.store.tags import _folder_spelling
+from mailops.store.tags import folder_spelling
 from mailops.tagging import normalize_folder
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def add_local(store: Store, raw: bytes, *, folder: str, flags: Sequence[str] = (
     try:
         (msg_id,) = store._insert_prepared([prepared], skip_stored=False)
         assert msg_id is not None
-        name, _ = _folder_spelling(db, normalize_folder(folder))
+        name, _ = folder_spelling(db, normalize_folder(folder))
         db.execute("UPDATE messages SET folder = ?, flags = ?, seen = 1 WHERE id = ?",
                    (name, ",".join(flags), msg_id))
         db.execute("COMMIT")

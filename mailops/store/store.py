@@ -24,7 +24,7 @@ import zstandard
 from mailops.errors import NotFoundError, StoreError, StoreOutdated
 from mailops.store.crypto import connect
 from mailops.store.schema import MIGRATIONS
-from mailops.store.tags import apply_ingest
+from mailops.store.tags import apply_ingest, folder_spelling
 from mailops.store.threads import NewMessage, thread_of
 from mailops.store.threads import assign as assign_thread
 from mailops.store.threads import assign_batch as assign_threads
@@ -54,9 +54,26 @@ _LIST_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class MailState:
+    """Where an imported message was filed and what its reader had done with it
+    (maildir folders and flags, mbox Status headers): a new message is unread in
+    INBOX. `folder` is as found; the store matches an existing folder's spelling."""
+
+    folder: str = "INBOX"
+    seen: bool = False
+    flagged: bool = False
+    replied: bool = False
+    tags: tuple[str, ...] = ()
+
+
+NEW_MAIL = MailState()
+
+
 @dataclass
 class Incoming:
-    """A message as received: raw bytes plus the SMTP envelope."""
+    """A message as received: raw bytes plus the SMTP envelope (and, when imported,
+    the state it was found in)."""
 
     raw: bytes
     mail_from: str | None = None
@@ -64,6 +81,7 @@ class Incoming:
     peer: str | None = None
     source: str = "smtp"
     received_at: float = field(default_factory=time.time)
+    state: MailState = NEW_MAIL
 
 
 MessageRow = dict[str, Any]
@@ -138,6 +156,7 @@ class Prepared:
     rcpt_to: list[str] = field(default_factory=list)
     peer: str | None = None
     source: str = "import"
+    state: MailState = NEW_MAIL
 
 
 def prepare(item: Incoming, p: Parsed, compressor: zstandard.ZstdCompressor,
@@ -156,7 +175,8 @@ def prepare(item: Incoming, p: Parsed, compressor: zstandard.ZstdCompressor,
     return Prepared(sha256=digest or hashlib.sha256(item.raw).hexdigest(), size=len(item.raw),
                     blob=compressor.compress(item.raw), parsed=p, summary=summary, texts=texts,
                     received_at=item.received_at, mail_from=item.mail_from,
-                    rcpt_to=item.rcpt_to, peer=item.peer, source=item.source)
+                    rcpt_to=item.rcpt_to, peer=item.peer, source=item.source,
+                    state=item.state)
 
 
 class Store:
@@ -374,14 +394,20 @@ class Store:
             i.parsed.message_id, i.parsed.references, i.parsed.in_reply_to, i.parsed.subject,
             float(i.received_at if i.parsed.date_ts is None else i.parsed.date_ts))
             for i in todo])
+        # Each folder as already spelled in the store (`mv`'s rule: Sent is sent).
+        folders = {f: folder_spelling(db, f)[0] for f in {i.state.folder for i in todo}}
         db.executemany(
             "INSERT INTO messages (id, received_at, mail_from, rcpt_to, peer, source, size,"
             " sha256, indexed, message_id, date, date_ts, from_addr, to_addrs, cc_addrs,"
-            " subject, attachments, attachment_names, defects, in_reply_to, refs, thread_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " subject, attachments, attachment_names, defects, in_reply_to, refs, thread_id,"
+            " folder, seen, flagged, replied)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?)",
             [(msg_id, i.received_at, i.mail_from,
               json.dumps(i.rcpt_to) if i.rcpt_to else "[]", i.peer, i.source, i.size, i.sha256,
-              *i.summary, thread) for (msg_id, i), thread in zip(rows, threads, strict=True)])
+              *i.summary, thread, folders[i.state.folder], int(i.state.seen),
+              int(i.state.flagged), int(i.state.replied))
+             for (msg_id, i), thread in zip(rows, threads, strict=True)])
         db.executemany("INSERT INTO bodies (id, raw) VALUES (?, ?)",
                        [(msg_id, i.blob) for msg_id, i in rows if len(i.blob) <= _BLOB_COPY_MAX])
         for msg_id, i in rows:
@@ -393,7 +419,8 @@ class Store:
         db.executemany("INSERT INTO texts_fts (rowid, subject, sender, recipients, cc, body,"
                        " filename) VALUES (?, ?, ?, ?, ?, ?, ?)", texts)
         apply_ingest(db, [(msg_id, i.parsed) for msg_id, i in rows], self.tagging,
-                     envelopes={msg_id: i.rcpt_to for msg_id, i in rows})
+                     envelopes={msg_id: i.rcpt_to for msg_id, i in rows},
+                     found={msg_id: i.state.tags for msg_id, i in rows if i.state.tags})
         new = iter(ids)
         return [None if i.sha256 in stored else next(new) for i in items]
 

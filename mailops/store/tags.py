@@ -118,7 +118,7 @@ def change_tags(store: Store, ids: Iterable[int], add: Sequence[str] = (),
     return out
 
 
-def _folder_spelling(db: sqlite3.Connection, folder: str) -> tuple[str, bool]:
+def folder_spelling(db: sqlite3.Connection, folder: str) -> tuple[str, bool]:
     """An existing folder's spelling when `folder` differs only in case; and whether
     the folder exists at all (INBOX always does)."""
     if folder.lower() == "inbox":
@@ -135,7 +135,7 @@ def move(store: Store, ids: Iterable[int], folder: str, *,
     name as stored, and whether this made it (a folder exists while it holds mail)."""
     db = store.db
     with _Transaction(db, not dry_run):
-        name, exists = _folder_spelling(db, normalize_folder(folder))
+        name, exists = folder_spelling(db, normalize_folder(folder))
         out = _set_column(db, ids, "folder", name, dry_run)
     return out, name, not exists and out.changed > 0
 
@@ -189,11 +189,13 @@ def folder_counts(store: Store) -> list[dict[str, Any]]:
 
 
 def apply_ingest(db: sqlite3.Connection, items: Sequence[tuple[int, Parsed]],
-                 tagging: Tagging, *, envelopes: Mapping[int, list[str]] | None = None) -> None:
+                 tagging: Tagging, *, envelopes: Mapping[int, list[str]] | None = None,
+                 found: Mapping[int, Sequence[str]] | None = None) -> None:
     """Tag freshly indexed messages (call inside the indexing transaction).
 
-    First plus-addressing (`user+tag@`, header or envelope recipients) and the
-    X-Tags header, then each rule in order, so a rule's query can see tags given
+    First the tags an import `found` (maildir flags: draft, passed, deleted),
+    plus-addressing (`user+tag@`, header or envelope recipients) and the X-Tags
+    header, then each rule in order, so a rule's query can see tags given
     before it (`tag:x`). Every matching rule adds its tags; of the matching rules
     that name a folder, the last decides (general rules first, specific ones after).
     `envelopes`: each message's envelope recipients, when the caller has them (else
@@ -202,7 +204,8 @@ def apply_ingest(db: sqlite3.Connection, items: Sequence[tuple[int, Parsed]],
     if not items:
         return
     ids = [msg_id for msg_id, _ in items]
-    rows: list[tuple[int, str]] = []
+    rows: list[tuple[int, str]] = [(msg_id, t) for msg_id, tags in (found or {}).items()
+                                   for t in tags]
     if tagging.plus_addressing or tagging.header:
         if tagging.plus_addressing and envelopes is None:
             envelopes = {}
@@ -211,15 +214,15 @@ def apply_ingest(db: sqlite3.Connection, items: Sequence[tuple[int, Parsed]],
                     f"SELECT id, rcpt_to FROM messages WHERE id IN ({_marks(len(chunk))})",
                     chunk))
         for msg_id, p in items:
-            found: list[str] = []
+            given: list[str] = []
             if tagging.plus_addressing:
                 addresses = [*(envelopes or {}).get(msg_id, ()), *p.to, *p.cc, *p.bcc]
                 if any("+" in a for a in addresses):  # what plus_tags looks for
-                    found += plus_tags(addresses)
+                    given += plus_tags(addresses)
             if tagging.header and p.x_tags:
-                found += header_tags(p.x_tags)
-            if found:
-                rows += [(msg_id, t) for t in dict.fromkeys(found)]
+                given += header_tags(p.x_tags)
+            if given:
+                rows += [(msg_id, t) for t in dict.fromkeys(given)]
     db.executemany("INSERT OR IGNORE INTO tags (msg_id, tag) VALUES (?, ?)", rows)
     if not tagging.rules:
         return
@@ -240,7 +243,7 @@ def apply_ingest(db: sqlite3.Connection, items: Sequence[tuple[int, Parsed]],
         db.executemany("INSERT OR IGNORE INTO tags (msg_id, tag) VALUES (?, ?)",
                        [(i, t) for i in matched for t in rule.tags])
         if rule.folder is not None:
-            name = _folder_spelling(db, rule.folder)[0]
+            name = folder_spelling(db, rule.folder)[0]
             for chunk in _chunks(matched):
                 db.execute(f"UPDATE messages SET folder = ? WHERE id IN ({_marks(len(chunk))})",
                            [name, *chunk])
