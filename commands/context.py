@@ -28,6 +28,12 @@ class State:
         return self._config
 
 
+def query_text(words: list[str] | None) -> str | None:
+    """A query given as several arguments (`mailops search budget review`, as notmuch
+    and mu take it), joined with spaces: the same as one quoted argument."""
+    return " ".join(words) if words else None
+
+
 def state(ctx: typer.Context) -> State:
     """The State of this invocation (the root callback stores it on the context)."""
     root = ctx.find_root()

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from .context import open_store
+from .context import open_store, query_text
 from .output import print_json
 
 LIST_COLUMNS = ["id", "date", "from", "to", "subject", "size"]
@@ -145,8 +145,8 @@ def rm_cmd(
 
 def wait_cmd(
     ctx: typer.Context,
-    query: str | None = typer.Argument(None,
-                                       help="A query the message must match (any if empty)."),
+    words: list[str] | None = typer.Argument(
+        None, metavar="[QUERY]...", help="A query the message must match (any if empty)."),
     timeout: float = typer.Option(30.0, "--timeout", "-t", help="Give up after S seconds."),
     count: int = typer.Option(1, "--count", "-c", min=1, help="Wait for N matching messages."),
     since_now: bool = typer.Option(False, "--new/--any",
@@ -169,7 +169,7 @@ def wait_cmd(
 
     from .context import state
 
-    rows = wait_for(ctx_store_path(ctx), query, timeout=timeout, count=count,
+    rows = wait_for(ctx_store_path(ctx), query_text(words), timeout=timeout, count=count,
                     since_now=since_now, after_id=after_id, interval=interval,
                     tagging=state(ctx).config.tagging)
     if as_json:

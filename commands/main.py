@@ -24,7 +24,8 @@ from .context import ask_secret, state
 _MODULES = ("serve", "mailbox", "config_cmd", "doctor", "transfer", "send", "tags", "threads",
             "retention", "backup", "init", "dkim", "dns_cmd", "mta_sts", "tui_cmd", "audit")
 _MODULE_OF = {
-    "serve": "serve", "ls": "search", "search": "search", "show": "mailbox", "rm": "mailbox",
+    "serve": "serve", "ls": "search", "search": "search", "count": "search",
+    "show": "mailbox", "rm": "mailbox",
     "wait": "mailbox", "doctor": "doctor", "import": "transfer", "export": "transfer",
     "send": "send", "tag": "tags", "tags": "tags", "mv": "tags", "mark": "tags",
     "folders": "tags", "thread": "threads", "backup": "backup", "restore": "backup",

@@ -11,9 +11,9 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperOption
 
-from .context import open_store
+from .context import open_store, query_text
 from .mailbox import LIST_COLUMNS, _rows_for_people
-from .output import Format, pick_format, print_plain_table, render
+from .output import Format, pick_format, print_json, print_plain_table, render
 
 # Private-use characters mark matches while the table is laid out (they are one
 # column wide and survive cell cleaning); they become [ ] or ANSI bold at the end.
@@ -136,7 +136,7 @@ def _print_marked_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 def ls_cmd(
     ctx: typer.Context,
-    query: str | None = typer.Argument(None, help=QUERY_HELP),
+    words: list[str] | None = typer.Argument(None, metavar="[QUERY]...", help=QUERY_HELP),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
     sort: Sort = typer.Option(Sort.date, "--sort",
                               help="date (newest first), oldest or relevance."),
@@ -159,6 +159,7 @@ def ls_cmd(
       mailops ls --after WyJkIiwxNzk1ODcxNzE5LjI0LDQyXQ --json
       mailops ls --threads
     """
+    query = query_text(words)
     if threads:
         from .threads import list_threads
 
@@ -171,7 +172,7 @@ def ls_cmd(
 
 def search_cmd(
     ctx: typer.Context,
-    query: str = typer.Argument(..., help=QUERY_HELP),
+    words: list[str] = typer.Argument(..., metavar="QUERY...", help=QUERY_HELP),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="Show at most N messages."),
     sort: Sort = typer.Option(Sort.date, "--sort",
                               help="date (newest first), oldest or relevance (bm25)."),
@@ -189,15 +190,47 @@ def search_cmd(
 
     \b
     Examples:
-      mailops search "password reset"
+      mailops search password reset
       mailops search 'subject:invoi* -from:billing after:7d' --sort relevance
       mailops search '(alice OR bob) has:attachment' --json
     """
-    _page(ctx, query, sort=sort, limit=limit, after=after, before_id=None, snippets=True,
-          fmt=pick_format(fmt, as_json, as_csv))
+    _page(ctx, query_text(words), sort=sort, limit=limit, after=after, before_id=None,
+          snippets=True, fmt=pick_format(fmt, as_json, as_csv))
+
+
+def count_cmd(
+    ctx: typer.Context,
+    words: list[str] | None = typer.Argument(None, metavar="[QUERY]...", help=QUERY_HELP),
+    threads: bool = typer.Option(False, "--threads",
+                                 help="Count conversations with a match, not messages."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help='{"count": N, "query": ..., "threads": ...}'),
+) -> None:
+    """Count the messages matching a query (every message without one): one number.
+
+    A folder, All mail (-folder:Trash) or a tag, also with is:unread, is counted
+    from the store's counters at once, however big the store.
+
+    \b
+    Examples:
+      mailops count
+      mailops count 'to:signup@example.test after:1h'
+      test "$(mailops count subject:welcome)" -eq 1
+      mailops count --threads tag:work is:unread --json
+    """
+    from mailops.store.listing import count
+
+    query = query_text(words)
+    with open_store(ctx, readonly=True) as store:
+        found = count(store, query, sort="threads" if threads else "date")
+    if as_json:
+        print_json({"count": found, "query": query, "threads": threads})
+    else:
+        sys.stdout.write(f"{found}\n")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `ls` and `search` to the root app."""
+    """Add `ls`, `search` and `count` to the root app."""
     app.command("ls", cls=QueryCommand)(ls_cmd)
     app.command("search", cls=QueryCommand)(search_cmd)
+    app.command("count", cls=QueryCommand)(count_cmd)

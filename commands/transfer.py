@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .context import open_store
+from .context import open_store, query_text
 from .output import err, print_json
 from .search import QueryCommand
 
@@ -113,7 +113,8 @@ def import_cmd(
 
 def export_cmd(
     ctx: typer.Context,
-    query: str | None = typer.Argument(None, help="Only messages matching this query."),
+    words: list[str] | None = typer.Argument(None, metavar="[QUERY]...",
+                                             help="Only messages matching this query."),
     to: Path = typer.Option(..., "--to", metavar="DIR|FILE",
                             help="Directory (eml, maildir) or file (mbox) to write."),
     fmt: str = typer.Option("eml", "--format", "-f", metavar="eml|mbox|maildir",
@@ -141,7 +142,7 @@ def export_cmd(
     if fmt not in {f.value for f in ExportFormat}:
         raise UsageError(f"unknown format {fmt!r}: use eml, mbox or maildir")
     with open_store(ctx, readonly=True) as store:
-        ids = select_ids(store, query, limit)
+        ids = select_ids(store, query_text(words), limit)
         bar = _LazyBar("exporting", len(ids), unit_bytes=False)
 
         def progress(result: ExportResult) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Cli, Server
 
-COMMANDS = [["serve"], ["ls"], ["search"], ["show"], ["rm"], ["wait"], ["send"], ["import"],
-            ["export"], ["doctor"], ["config", "show"], ["config", "path"]]
+COMMANDS = [["serve"], ["ls"], ["search"], ["count"], ["show"], ["rm"], ["wait"], ["send"],
+            ["import"], ["export"], ["doctor"], ["config", "show"], ["config", "path"]]
 
 
 def _send(server: Server, subject: str, body: str = "hello", to: str = "dev@example.test") -> None:
@@ -149,3 +149,23 @@ def test_doctor(cli: Cli) -> None:
     names = {c["name"]: c for c in res.json()}
     assert names["sqlite"]["status"] == "ok"
     assert names["store"]["status"] == "ok"
+
+
+def test_a_query_of_several_words_and_count(server: Server, cli: Cli) -> None:
+    _send(server, "budget review", body="numbers")
+    _send(server, "budget only")
+    _send(server, "review only", to="ops@example.test")
+    cli.ok("wait", "only", "OR", "budget", "--count", "3", "--timeout", "10")  # all indexed
+    # Several arguments are one query, as one quoted argument is (notmuch and mu).
+    assert [r["subject"] for r in cli.ok("search", "budget", "review", "--json").json()] == \
+        ["budget review"]
+    assert [r["subject"] for r in cli.ok("ls", "budget", "-review", "--json").json()] == \
+        ["budget only"]
+    assert cli.ok("count").out == "3\n"
+    assert cli.ok("count", "budget", "-to:ops@example.test").out == "2\n"
+    assert cli.ok("count", "is:unread", "budget").out == "2\n"
+    assert cli.ok("count", "nothing-matches-this").out == "0\n"
+    assert cli.ok("count", "--threads", "only", "--json").json() == \
+        {"count": 2, "query": "only", "threads": True}
+    bad = cli("count", "from:")
+    assert bad.code == 2 and "expected a value right after from:" in bad.err
