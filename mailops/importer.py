@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import mailbox
@@ -205,15 +206,19 @@ def _file_source(path: Path, failures: list[Failure]) -> Source | None:
     return Source(kind, path, st.st_size)
 
 
-def _maildir_folder(root: Path, here: Path) -> str:
-    """The folder for a maildir found at `here` while walking `root`: INBOX for root
-    itself, else its path below root, Maildir++ dots dropped (`.Sent` is Sent,
-    `work/.Sent` is work/Sent), as mbsync, offlineimap and dovecot lay folders out.
-    A first directory named Maildir is the conventional ~/Maildir, whose own
-    messages are the INBOX: `backup/Maildir/.Sent` is Sent."""
+def _tree_folder(root: Path, here: Path) -> str:
+    """The folder for a maildir or mbox found at `here` while walking `root`: INBOX
+    for root itself, else its path below root, as mail programs lay folders out:
+    Maildir++ dots dropped (mbsync, offlineimap, dovecot: `.Sent` is Sent,
+    `work/.Sent` is work/Sent), an mbox's .mbox suffix and Thunderbird's .sbd
+    subfolder directories too (`Archives.sbd/2023` is Archives/2023). A first
+    directory named Maildir is the conventional ~/Maildir, whose own messages are
+    the INBOX: `backup/Maildir/.Sent` is Sent."""
     parts = [p[1:] if p.startswith(".") else p for p in here.relative_to(root).parts]
     if parts and parts[0].lower() == "maildir":
         parts = parts[1:]
+    parts = [p.removesuffix(".sbd") for p in parts[:-1]] + [
+        re.sub(r"\.(mbox|mbx)$", "", p, flags=re.IGNORECASE) for p in parts[-1:]]
     try:
         return normalize_folder("/".join(parts)) if parts else "INBOX"
     except UsageError:  # a name no folder may have (control characters): keep it in INBOX
@@ -234,15 +239,19 @@ def _walk(root: Path, sources: list[Source], failures: list[Failure]) -> None:
                              if not d.startswith(".") or _is_maildir(here / d))
         if _is_maildir(here):
             sources.append(Source("maildir", here, _maildir_size(here),
-                                  _maildir_folder(root, here)))
+                                  _tree_folder(root, here)))
             # Its messages are read through the maildir; files beside cur/new/tmp
             # are the mail server's metadata (dovecot-uidlist, maildirfolder...).
             dirnames[:] = [d for d in dirnames if d not in {"cur", "new", "tmp"}]
             continue
         for name in sorted(filenames):
-            if name.startswith("."):
-                continue  # hidden files (.DS_Store, editor swap files) are not mail
+            if name.startswith(".") or name.endswith(".msf"):
+                # Hidden files (.DS_Store, editor swap files) and Thunderbird's
+                # summaries of its mbox folders (Inbox.msf) are not mail.
+                continue
             source = _file_source(here / name, failures)
+            if source is not None and source.kind == "mbox":
+                source = dataclasses.replace(source, folder=_tree_folder(root, here / name))
             if source is not None:
                 sources.append(source)
 
@@ -438,16 +447,13 @@ def _parse_from_line(line: bytes) -> tuple[str | None, float | None]:
 _STATUS = re.compile(rb"^(X-)?Status:[ \t]*([A-Za-z]*)[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
 
 
-def _mbox_state(raw: bytes) -> MailState:
-    """The flags of an mbox message from its Status and X-Status headers."""
+def _mbox_state(raw: bytes, folder: str) -> MailState:
+    """An mbox message's folder, and its flags from its Status and X-Status headers."""
     end = raw.find(b"\n\n")
     head = raw if end < 0 else raw[:end + 1]
-    if b"tatus:" not in head:
-        return NEW_MAIL
-    flags = "".join(m[2].decode("ascii").upper() for m in _STATUS.finditer(head))
-    if not flags:
-        return NEW_MAIL
-    return MailState(seen="R" in flags, flagged="F" in flags, replied="A" in flags,
+    flags = "" if b"tatus:" not in head else "".join(
+        m[2].decode("ascii").upper() for m in _STATUS.finditer(head))
+    return MailState(folder, seen="R" in flags, flagged="F" in flags, replied="A" in flags,
                      tags=tuple(tag for flag, tag in (("T", "draft"), ("D", "deleted"))
                                 if flag in flags))
 
@@ -478,7 +484,7 @@ def _read_mbox(source: Source) -> Iterator[Item]:
                 yield Item(origin, error="empty message", size=len(data))
                 continue
             yield Item(origin, raw=raw, size=len(data), mail_from=sender, received_at=when,
-                       state=_mbox_state(raw))
+                       state=_mbox_state(raw, source.folder))
     finally:
         box.close()
 

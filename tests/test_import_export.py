@@ -215,16 +215,25 @@ def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
     write(maildir(md / ".Archive.2023") / "cur" / "1700000006.M1P1Q6.h:2,DPT", msg("odd"))
     write(maildir(tree / "work" / "projects") / "cur" / "1700000007.M1P1Q7.h:2,RS",
           msg("work"))
-    write(tree / "old.mbox",
-          b"From x@y Mon Jan  2 10:00:00 2023\n"
-          + msg("mbox read").replace(b"\n\n", b"\nStatus: RO\nX-Status: AF\n\n", 1)
-          + b"\nFrom x@y Mon Jan  2 11:00:00 2023\n" + msg("mbox unread"))
+    mbox = (b"From x@y Mon Jan  2 10:00:00 2023\n"
+            + msg("mbox read").replace(b"\n\n", b"\nStatus: RO\nX-Status: AF\n\n", 1)
+            + b"\nFrom x@y Mon Jan  2 11:00:00 2023\n" + msg("mbox unread"))
+    write(tmp_path / "given.mbox", mbox)
+    # Thunderbird's layout: mbox files named after their folders, subfolders in .sbd
+    # directories, .msf summaries beside them (skipped: not mail, not a failure).
+    tb = tree / "Local Folders"
+    write(tb / "Inbox", b"From x@y Mon Jan  2 10:00:00 2023\n" + msg("tb inbox"))
+    write(tb / "Inbox.msf", b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n")
+    write(tb / "Archives.sbd" / "2023", b"From x@y Mon Jan  2 10:00:00 2023\n"
+          + msg("tb archived"))
+    write(tb / "old.mbox", b"From x@y Mon Jan  2 10:00:00 2023\n" + msg("tb old"))
     # A folder that exists already keeps its spelling (as `mv` does).
     write(tmp_path / "first.eml", msg("first"))
     cli.ok("import", str(tmp_path / "first.eml"))
     cli.ok("mv", "subject:first", "sent")
 
-    assert cli.ok("import", str(tree), "--json").json()["imported"] == 9
+    summary = cli.ok("import", str(tree), str(tmp_path / "given.mbox"), "--json").json()
+    assert (summary["imported"], summary["failed"]) == (12, 0)
     assert _state(listing(cli)) == {
         "first": ("sent", "", []),
         "seen": ("INBOX", "R", []),
@@ -234,14 +243,18 @@ def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
         "sent": ("sent", "R", []),
         "odd": ("Archive.2023", "", ["deleted", "draft", "passed"]),
         "work": ("work/projects", "RA", []),
-        "mbox read": ("INBOX", "RFA", []),
+        "mbox read": ("INBOX", "RFA", []),  # an mbox named on the command line: INBOX
         "mbox unread": ("INBOX", "", []),
+        "tb inbox": ("Local Folders/Inbox", "", []),
+        "tb archived": ("Local Folders/Archives/2023", "", []),
+        "tb old": ("Local Folders/old", "", []),
     }
     # The counters the sidebar and `folders` show follow the imported state.
     folders = {f["folder"]: (f["total"], f["unread"])
                for f in cli.ok("folders", "--json").json()}
     assert folders == {"INBOX": (6, 4), "sent": (2, 1), "Archive.2023": (1, 1),
-                       "work/projects": (1, 0)}
+                       "work/projects": (1, 0), "Local Folders/Inbox": (1, 1),
+                       "Local Folders/Archives/2023": (1, 1), "Local Folders/old": (1, 1)}
     assert {r["subject"] for r in cli.ok("ls", "is:flagged", "--json").json()} == \
         {"flagged and replied", "mbox read"}
     assert len(cli.ok("search", "tag:draft is:unread", "--json").json()) == 1
