@@ -92,6 +92,12 @@ def _print_readable(v: dict[str, Any]) -> None:
         value = v["headers"].get(label.lower())
         if value:
             console.print(f"[bold]{label}:[/] {escape(value)}")
+    box = v["mailbox"]
+    filed = [*([f"folder {box['folder']}"] if box["folder"] != "INBOX" else []),
+             *([f"tags {', '.join(box['tags'])}"] if box["tags"] else []),
+             *(flag for flag in ("flagged", "replied") if box[flag])]
+    if filed:  # what sets it apart from new mail in INBOX, as notmuch show prints tags
+        console.print("[bold]Mailbox:[/] " + escape(" · ".join(filed)))
     from mailops.view import auth_summary
 
     for server, verdicts in auth_summary(v["auth"]):

@@ -134,6 +134,8 @@ def readable(row: MessageRow, raw: bytes) -> dict[str, Any]:
                    "size": p.size, "disposition": p.disposition} for p in parsed.parts],
         "envelope": {"mail_from": row["mail_from"], "rcpt_to": row["rcpt_to"],
                      "peer": row["peer"], "source": row["source"]},
+        "mailbox": {"folder": row["folder"], "tags": row["tags"], "read": row["read"],
+                    "flagged": row["flagged"], "replied": row["replied"]},
         "size": row["size"], "sha256": row["sha256"],
         "auth": [r.as_dict() for r in auth_results(raw)],
     }

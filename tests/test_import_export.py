@@ -258,6 +258,13 @@ def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
     assert {r["subject"] for r in cli.ok("ls", "is:flagged", "--json").json()} == \
         {"flagged and replied", "mbox read"}
     assert len(cli.ok("search", "tag:draft is:unread", "--json").json()) == 1
+    ids = {r["subject"]: r["id"] for r in listing(cli)}
+    assert "Mailbox: folder Archive.2023 · tags deleted, draft, passed" in \
+        cli.ok("show", str(ids["odd"])).out
+    assert "Mailbox: flagged · replied" in cli.ok("show", str(ids["flagged and replied"])).out
+    assert "Mailbox:" not in cli.ok("show", str(ids["new mail"])).out  # new mail in INBOX
+    assert cli.ok("show", str(ids["sent"]), "--json").json()["mailbox"] == {
+        "folder": "sent", "tags": [], "read": True, "flagged": False, "replied": False}
 
     # A maildir export writes the flags (and D, P, T for those tags) back.
     out = tmp_path / "out"
