@@ -152,7 +152,8 @@ ANY_MESSAGE = st.one_of(st.binary(max_size=2000), broken_message())
 # -- properties -------------------------------------------------------------------
 
 ROW = {"id": 1, "mail_from": None, "rcpt_to": [], "peer": None, "source": "test", "size": 0,
-       "sha256": ""}
+       "sha256": "", "folder": "INBOX", "tags": [], "read": False, "flagged": False,
+       "replied": False}
 
 
 def check_views(raw: bytes, parsed: Parsed) -> None:
