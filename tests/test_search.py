@@ -385,3 +385,13 @@ def test_any_string_gives_results_or_a_one_line_error(
     assert len(rows) <= 5
     if rows:  # and the cursor of any page works
         store.search(node, sort=sort, limit=5, after=rows[-1]["cursor"])
+
+
+def test_snippets_come_from_the_body_when_a_term_matched_there(corpus: Cli) -> None:
+    # Both terms are in the subject and the body: the body, which the row lacks.
+    snippets = {r["subject"]: r["snippet"]
+                for r in corpus.ok("search", "budget report", "--json").json()}
+    assert snippets["Budget report"] == "the quarterly [budget] [report]"
+    # Only in the subject: the subject's snippet, so the match still shows.
+    [row] = corpus.ok("search", "lunch", "--json").json()
+    assert row["snippet"] == "[Lunch]?"

@@ -171,6 +171,9 @@ def _by_ids(db: sqlite3.Connection, sql: str, ids: list[int]) -> list[sqlite3.Ro
     return [found[i] for i in ids if i in found]
 
 
+_BODY_COLUMN = 4  # texts_fts(subject, sender, recipients, cc, body, filename)
+
+
 def _add_snippets(db: sqlite3.Connection, rows: list[dict[str, Any]], rank: str | None,
                   highlight: tuple[str, str]) -> None:
     """Fill "score" and "snippet" for one page (a second, rowid-bounded FTS query)."""
@@ -181,14 +184,18 @@ def _add_snippets(db: sqlite3.Connection, rows: list[dict[str, Any]], rank: str 
         # FTS5 runs the whole MATCH once per value of a `rowid IN (...)` constraint
         # (80 ms a page for a common word); a rowid range is one pass, and "+rowid"
         # keeps the IN list a plain filter on it.
+        # The snippet comes from the body when a term matched there: the best column
+        # (-1) is often the subject, which every listing shows beside it already.
         for r in db.execute(
                 f"SELECT rowid, {_BM25} AS score,"
+                f" snippet(texts_fts, {_BODY_COLUMN}, ?, ?, '…', 12) AS body,"
                 " snippet(texts_fts, -1, ?, ?, '…', 12) AS snip"
                 " FROM texts_fts WHERE texts_fts MATCH ? AND rowid BETWEEN ? AND ?"
                 f" AND +rowid IN ({marks})",
-                [highlight[0], highlight[1], rank, min(ids), max(ids), *ids]):
+                [*highlight, *highlight, rank, min(ids), max(ids), *ids]):
+            best = str(r["body"]) if highlight[0] in str(r["body"]) else str(r["snip"])
             # One line: bodies keep their line breaks, a listing cell cannot.
-            found[int(r["rowid"])] = (float(r["score"]), " ".join(str(r["snip"]).split()))
+            found[int(r["rowid"])] = (float(r["score"]), " ".join(best.split()))
     for row in rows:
         score, snip = found.get(int(row["id"]), (None, None))
         # bm25 is lower-is-better; scripts expect higher-is-better.
