@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from mailops.mime import Parsed
 from mailops.query import And, parse
 from mailops.store import Incoming, Store, listing, querysql, walk
+from mailops.store.counters import known_empty
 from mailops.store.querysql import compile_query
 from mailops.store.search import compile_text
 
@@ -223,7 +224,7 @@ def test_common_terms_get_the_two_stage_plan(store: Store,
 ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", "to:bob",
          "folder:work", "tag:red", "is:unread", "is:flagged", "has:attachment", "larger:700",
          "meet*", '"budget review"', "from:carol", "draft", "tag:red",
-         "date:2025-01-03..2025-01-14"]
+         "date:2025-01-03..2025-01-14", "tag:gone", "folder:nowhere"]  # the last two: empty
 
 
 @contextmanager
@@ -392,3 +393,32 @@ def test_counts_from_the_counters_equal_the_rows(store: Store) -> None:
     finally:
         store.db.execute("ROLLBACK TO counters")
         store.db.execute("RELEASE counters")
+
+
+def test_a_conjunct_the_counters_show_empty_empties_the_page(store: Store) -> None:
+    # counters.known_empty: a folder or tag with no (unread) messages answers the
+    # whole conjunction at once, in search, listing pages and counts alike.
+    try:
+        store.db.execute("SAVEPOINT empty")
+        read = [r[0] for r in store.db.execute(
+            "SELECT id FROM messages WHERE seen = 1 ORDER BY id LIMIT 4")]
+        store.db.executemany("INSERT INTO tags (msg_id, tag) VALUES (?, 'allread')",
+                             [(i,) for i in read])
+        for query in ("tag:allread is:unread", "is:unread budget tag:allread",
+                      "folder:nowhere budget", "-folder:Trash (tag:gone is:unread)"):
+            assert known_empty(store.db, parse(query)), query
+            assert _reference(store, query, "m.id") == []
+            assert store.search(query) == [] and listing.page(store, query) == []
+            assert listing.count(store, query) == 0
+        # Not empty; or empty, but not a conjunct's counter (the rows answer those).
+        for query in ("tag:allread", "tag:red -tag:red", "tag:gone OR folder:nowhere"):
+            assert not known_empty(store.db, parse(query))
+        assert store.search("tag:gone OR folder:nowhere") == []
+        assert sorted(r["id"] for r in store.search("tag:allread")) == read
+        # One of them unread again: the counters see it, and so does the page.
+        store.db.execute("UPDATE messages SET seen = 0 WHERE id = ?", (read[0],))
+        assert not known_empty(store.db, parse("tag:allread is:unread"))
+        assert [r["id"] for r in store.search("tag:allread is:unread")] == [read[0]]
+    finally:
+        store.db.execute("ROLLBACK TO empty")
+        store.db.execute("RELEASE empty")

@@ -27,11 +27,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailops.errors import StoreError, UsageError
-from mailops.query import Node, parse
+from mailops.query import Node
 from mailops.store import walk
-from mailops.store.counters import from_counters
+from mailops.store.counters import from_counters, known_empty
 from mailops.store.querysql import Compiled, planning
-from mailops.store.search import compile_text
+from mailops.store.search import as_node, compile_text
 from mailops.store.walk import two_stage
 
 if TYPE_CHECKING:
@@ -156,11 +156,17 @@ def page(store: Store, query: str | Node | None = None, *, sort: str = "date",
     from mailops.store.store import _LIST_COLUMNS, _row  # the store's own row shape
 
     spec = _sort(sort)
+    node = as_node(query, now)
+    try:
+        if known_empty(store.db, node):
+            return []
+    except sqlite3.Error as exc:
+        raise StoreError(f"listing failed: {exc}") from None
     compiled = None
     if not spec.threads:  # plans from index counts, as Store.search (querysql.RARE)
         with planning(store.db):
-            compiled = compile_text(query, now)
-    table, key, tie, params, spec = _table(query, sort, now, compiled)
+            compiled = compile_text(node, now)
+    table, key, tie, params, spec = _table(node, sort, now, compiled)
     position = decode_cursor(sort, after) if after is not None else None
     direction = "DESC" if spec.descending else "ASC"
     order = f"ORDER BY {key} {direction}, {tie} {direction}"
@@ -224,15 +230,16 @@ def count(store: Store, query: str | Node | None = None, *, sort: str = "date",
           now: datetime | None = None) -> int:
     """How many rows the listing has: matching messages, or threads for a threads sort."""
     threads = _sort(sort).threads
-    node = parse(query, now) if isinstance(query, str) and query.strip() else (
-        None if isinstance(query, str) else query)  # as compile_text: "" is everything
-    if not threads:  # a folder, All mail, a tag: from the counters (mailops.store.counters)
-        try:
-            counted = from_counters(store.db, node)
-        except sqlite3.Error as exc:
-            raise StoreError(f"listing failed: {exc}") from None
-        if counted is not None:
-            return counted
+    node = as_node(query, now)
+    try:
+        if known_empty(store.db, node):
+            return 0
+        # A folder, All mail, a tag: from the counters (mailops.store.counters).
+        counted = None if threads else from_counters(store.db, node)
+    except sqlite3.Error as exc:
+        raise StoreError(f"listing failed: {exc}") from None
+    if counted is not None:
+        return counted
     where, params = _where(node, now)
     what = f"count(DISTINCT {_THREAD})" if threads else "count(*)"
     sql = f"SELECT {what} FROM messages m{' WHERE ' + where if where else ''}"

@@ -21,6 +21,7 @@ from typing import Any
 from mailops.errors import StoreError, UsageError
 from mailops.query import Node, parse
 from mailops.store import walk
+from mailops.store.counters import known_empty
 from mailops.store.querysql import Compiled, compile_query
 from mailops.store.walk import two_stage
 
@@ -64,12 +65,17 @@ def decode_cursor(sort: str, cursor: str) -> list[Any]:
     return list(data[1:])
 
 
-def compile_text(query: str | Node | None, now: datetime | None = None) -> Compiled | None:
-    """Parse (if needed) and compile a query; None for no query (everything)."""
+def as_node(query: str | Node | None, now: datetime | None = None) -> Node | None:
+    """A query as its parsed tree; None for no query (everything): "" is everything."""
     if query is None or (isinstance(query, str) and not query.strip()):
         return None
-    node = parse(query, now) if isinstance(query, str) else query
-    return compile_query(node)
+    return parse(query, now) if isinstance(query, str) else query
+
+
+def compile_text(query: str | Node | None, now: datetime | None = None) -> Compiled | None:
+    """Parse (if needed) and compile a query; None for no query (everything)."""
+    node = as_node(query, now)
+    return None if node is None else compile_query(node)
 
 
 def run(db: sqlite3.Connection, columns: str, make_row: Callable[[sqlite3.Row], dict[str, Any]],
@@ -81,7 +87,13 @@ def run(db: sqlite3.Connection, columns: str, make_row: Callable[[sqlite3.Row], 
     "score" (higher is better; null without a full-text term) and "snippet"."""
     if sort not in SORTS:
         raise UsageError(f"unknown sort {sort!r}: use date, oldest or relevance")
-    compiled = compile_text(query, now)
+    node = as_node(query, now)
+    try:
+        if known_empty(db, node):
+            return []
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"search failed: {exc}") from None
+    compiled = compile_text(node, now)
     rank = compiled.rank_match if compiled else None
     if sort == "relevance" and rank is None:
         sort = "date"  # nothing to rank by; a relevance cursor then carries a date key
