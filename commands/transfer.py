@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from .context import open_store, query_text
-from .output import err, print_json
+from .output import err, print_json, print_plain_table
 from .search import QueryCommand
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from mailops.exporter import ExportResult
-    from mailops.importer import ImportResult
+    from mailops.importer import ImportResult, Plan
 
 _BAR_DELAY = 0.5  # seconds of work before a progress bar is worth drawing
 
@@ -67,11 +67,32 @@ class _LazyBar:
             self.bar.stop()
 
 
+def _print_survey(found: Plan, as_json: bool) -> None:
+    """`import --dry-run`: each source's kind, folder and message count; nothing read."""
+    from mailops.importer import survey
+
+    counted, failures = survey(found)
+    for failure in failures:
+        err(f"failed: {failure.origin}: {failure.reason}")
+    total = sum(c.messages for c in counted)
+    if as_json:
+        print_json({"messages": total, "sources": [c.as_dict() for c in counted],
+                    "failures": [{"origin": f.origin, "reason": f.reason} for f in failures]})
+        return
+    print_plain_table([c.as_dict() for c in counted],
+                      ["kind", "folder", "messages", "path"],
+                      right=frozenset({"messages"}), shrink=(("path", 20),))
+    typer.echo(f"would import up to {total} message(s) from {len(counted)} source(s),"
+               f" {len(failures)} failed (messages already stored are skipped)")
+
+
 def import_cmd(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., metavar="PATH",
                                        help="Files, maildirs, mbox files or folders."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Only list the sources: kind, folder, messages."),
 ) -> None:
     """Import .eml files, maildirs and mbox files (or folders holding them).
 
@@ -87,10 +108,14 @@ def import_cmd(
       mailops import message.eml
       mailops import ~/Maildir archive.mbox --json
       mailops import ./exported-mail/
+      mailops import ~/mail --dry-run
     """
     from mailops.importer import plan, run_import
 
     found = plan(paths)
+    if dry_run:
+        _print_survey(found, as_json)
+        return
     bar = _LazyBar("importing", found.total_bytes, unit_bytes=True)
 
     def progress(result: ImportResult) -> None:

@@ -220,7 +220,8 @@ def _tree_folder(root: Path, here: Path) -> str:
     parts = [p.removesuffix(".sbd") for p in parts[:-1]] + [
         re.sub(r"\.(mbox|mbx)$", "", p, flags=re.IGNORECASE) for p in parts[-1:]]
     try:
-        return normalize_folder("/".join(parts)) if parts else "INBOX"
+        name = normalize_folder("/".join(parts)) if parts else "INBOX"
+        return "INBOX" if name.lower() == "inbox" else name
     except UsageError:  # a name no folder may have (control characters): keep it in INBOX
         return "INBOX"
 
@@ -695,6 +696,45 @@ def _read_all(store: Store, import_plan: Plan, result: ImportResult, progress: P
             progress(result)
     if batch:
         flush()
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What an import of one source would read: its messages and where they go."""
+
+    source: Source
+    messages: int
+
+    def as_dict(self) -> dict[str, object]:
+        """One source of `mailops import --dry-run --json`."""
+        return {"kind": self.source.kind, "path": str(self.source.path),
+                "folder": self.source.folder, "messages": self.messages,
+                "bytes": self.source.size}
+
+
+def survey(import_plan: Plan) -> tuple[list[Survey], list[Failure]]:
+    """Count each source's messages without reading them (a dry run): the files of
+    a maildir, the entries of an mbox (its "From " lines), one per .eml file.
+    Duplicates are only known once the messages are read and hashed."""
+    counted: list[Survey] = []
+    failures = list(import_plan.failures)
+    for source in import_plan.sources:
+        try:
+            if source.kind == "maildir":
+                found = len(_maildir_files(source.path))
+            elif source.kind == "mbox":
+                box = mailbox.mbox(source.path, factory=None, create=False)
+                try:
+                    found = len(box.keys())
+                finally:
+                    box.close()
+            else:
+                found = 1
+        except (OSError, mailbox.Error) as exc:
+            failures.append(Failure(str(source.path), _reason(exc)))
+            continue
+        counted.append(Survey(source, found))
+    return counted, failures
 
 
 def import_paths(store: Store, paths: Sequence[str | os.PathLike[str]], *,

@@ -232,6 +232,26 @@ def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
     cli.ok("import", str(tmp_path / "first.eml"))
     cli.ok("mv", "subject:first", "sent")
 
+    # A dry run lists the sources, their folders and message counts, and stores nothing.
+    dry = cli.ok("import", str(tree), str(tmp_path / "given.mbox"), "--dry-run", "--json")
+    plan = {Path(s["path"]).relative_to(tmp_path).as_posix(): (s["kind"], s["folder"],
+                                                                s["messages"])
+            for s in dry.json()["sources"]}
+    assert plan == {
+        "backup/Maildir": ("maildir", "INBOX", 4),
+        "backup/Maildir/.Sent": ("maildir", "Sent", 1),
+        "backup/Maildir/.Archive.2023": ("maildir", "Archive.2023", 1),
+        "backup/work/projects": ("maildir", "work/projects", 1),
+        "backup/Local Folders/Inbox": ("mbox", "Local Folders/Inbox", 1),
+        "backup/Local Folders/Archives.sbd/2023": ("mbox", "Local Folders/Archives/2023", 1),
+        "backup/Local Folders/old.mbox": ("mbox", "Local Folders/old", 1),
+        "given.mbox": ("mbox", "INBOX", 2),
+    }
+    assert dry.json()["messages"] == 12 and dry.json()["failures"] == []
+    human = cli.ok("import", str(tree), "--dry-run").out
+    assert "work/projects" in human and "would import up to 10 message(s) from 7 source(s)" \
+        in human
+    assert [r["subject"] for r in listing(cli)] == ["first"]  # nothing imported
     summary = cli.ok("import", str(tree), str(tmp_path / "given.mbox"), "--json").json()
     assert (summary["imported"], summary["failed"]) == (12, 0)
     assert _state(listing(cli)) == {
