@@ -73,7 +73,8 @@ NEW_MAIL = MailState()
 @dataclass
 class Incoming:
     """A message as received: raw bytes plus the SMTP envelope (and, when imported,
-    the state it was found in)."""
+    the state it was found in: `prepare` and `add_prepared` keep it; `add_raw`, the
+    daemon's path, stores new mail, as received mail always is)."""
 
     raw: bytes
     mail_from: str | None = None
