@@ -97,11 +97,14 @@ def import_cmd(
     """Import .eml files, maildirs and mbox files (or folders holding them).
 
     Folders are walked recursively: a folder with cur/ and new/ is a maildir, a file
-    starting with a "From sender date" line is an mbox (never a *.eml file), any
-    other file is one message. Messages
+    starting with a "From sender date" line is an mbox (never a *.eml file), a *.eml
+    file or one starting with a header line is one message; other files are not
+    mail. Maildir and mbox flags (read, flagged, replied) are kept, and a maildir or
+    mbox inside a folder goes to the folder its path names (.Sent is Sent). Messages
     already stored (same bytes) are skipped, so importing twice adds nothing.
-    Unreadable files inside a folder are listed and counted, not fatal; a PATH that
-    does not exist exits 6 before anything is imported.
+    Unreadable files and files that are not mail inside a folder are listed and
+    counted, not fatal; a PATH that does not exist or is not mail exits 6 before
+    anything is imported. See docs/import-export.md.
 
     \b
     Examples:
