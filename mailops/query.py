@@ -281,6 +281,10 @@ class _Parser:
         if name in {"id", "message-id"}:
             return Filter("message-id", value.strip("<>"))
         if name in {"folder", "in"}:
+            if vtok.kind != "phrase" and value.endswith("*"):  # folder:Archive* (any case)
+                if len(value) == 1:
+                    raise self.fail(f"a folder name before the * after {name}:", vtok)
+                return Filter("folder-prefix", value[:-1])
             return Filter("folder", value)
         if name == "is":
             if value.lower() not in IS_VALUES:

@@ -30,7 +30,8 @@ from mailops.store.search import compile_text
 N = 400
 WORDS = ["budget", "review", "invoice", "meeting", "koala", "zebra", "report", "draft"]
 PEOPLE = ["alice", "alice", "alice", "bob", "carol", "dave", "erin", "frank"]
-FOLDERS = ["INBOX", "INBOX", "INBOX", "Work", "work", "Archive"]
+FOLDERS = ["INBOX", "INBOX", "INBOX", "Work", "work", "Archive", "Archive/2024",
+           "archive/old"]
 QUERIES = [
     "from:alice", "budget", "budget review", '"budget review"', "invoice -from:alice",
     "from:alice folder:work", "from:alice folder:INBOX is:unread", "koala OR zebra",
@@ -224,7 +225,8 @@ def test_common_terms_get_the_two_stage_plan(store: Store,
 ATOMS = ["from:alice", "budget", "review", "subject:meeting", "koala", "zebra", "to:bob",
          "folder:work", "tag:red", "is:unread", "is:flagged", "has:attachment", "larger:700",
          "meet*", '"budget review"', "from:carol", "draft", "tag:red",
-         "date:2025-01-03..2025-01-14", "tag:gone", "folder:nowhere"]  # the last two: empty
+         "date:2025-01-03..2025-01-14", "tag:gone", "folder:nowhere",  # these two: empty
+         "folder:arch*", "in:Archive/*", "folder:wo*"]
 
 
 @contextmanager
@@ -422,3 +424,17 @@ def test_a_conjunct_the_counters_show_empty_empties_the_page(store: Store) -> No
     finally:
         store.db.execute("ROLLBACK TO empty")
         store.db.execute("RELEASE empty")
+
+
+@pytest.mark.parametrize("rare", [1, 10**6])  # both plans: the rows' range check, the index
+def test_a_folder_prefix_finds_every_folder_starting_so_in_any_case(
+        store: Store, rare: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(querysql, "RARE", rare)
+    folders = dict(store.db.execute("SELECT id, folder FROM messages").fetchall())
+    for query, prefix in (("folder:arch*", "arch"), ("in:Archive/*", "archive/"),
+                          ("folder:WO*", "wo"), ("folder:archive/o*", "archive/o")):
+        want = sorted(i for i, f in folders.items() if f.lower().startswith(prefix))
+        assert want, query
+        got = sorted(r["id"] for r in store.search(query, limit=10_000))
+        assert got == want, query
+        assert listing.count(store, query) == len(want)

@@ -53,6 +53,9 @@ CASES = [
     ("tag:work", Filter("tag", "work")),
     ("folder:Sent", Filter("folder", "Sent")),
     ("in:Sent", Filter("folder", "Sent")),
+    ("folder:Archive*", Filter("folder-prefix", "Archive")),
+    ("in:Archive/*", Filter("folder-prefix", "Archive/")),
+    ('folder:"odd*"', Filter("folder", "odd*")),  # quoted: the exact name
     ("is:unread", Filter("is", "unread")),
     ("IS:Flagged", Filter("is", "flagged")),
     ("is:unreplied", Filter("is", "unreplied")),
@@ -92,6 +95,7 @@ ERRORS = [
     ("larger:big", 7, "a size like 200k or 2M"),
     ("after:someday", 6, "a date"),
     ("thread:abc", 7, "a message id number"),
+    ("folder:*", 7, "a folder name before the * after folder:"),
 ]
 
 

@@ -224,6 +224,9 @@ def _indexed(sql: str, value: Any, where: str, params: list[Any]) -> str:
     return f"m.id IN ({sql})" if _rare(sql, value) else where
 
 
+_MAX_CHAR = "\U0010ffff"  # the last code point: the upper bound of a prefix range
+
+
 def _filter(f: Filter, params: list[Any]) -> str:
     if f.name == "message-id":
         params.append(f.value)
@@ -238,6 +241,17 @@ def _filter(f: Filter, params: list[Any]) -> str:
             return "+m.folder = ? COLLATE NOCASE"
         return _indexed("SELECT id FROM messages WHERE folder = ? COLLATE NOCASE", f.value,
                         "+m.folder = ? COLLATE NOCASE", params)
+    if f.name == "folder-prefix":
+        # Every folder whose name starts with the prefix, in any case (Archive* finds
+        # Archive/2023): a NOCASE range, so a small set drives from the folder index
+        # as one folder does. No valid UTF-8 text sorts at or after U+10FFFF.
+        params += [f.value, f.value + _MAX_CHAR]
+        counted = ("SELECT id FROM messages WHERE folder >= ?1 COLLATE NOCASE"
+                   " AND folder < ?1 || char(1114111) COLLATE NOCASE")
+        if _ID_RANGE.get() is None and _DB.get() is not None and _rare(counted, f.value):
+            return ("m.id IN (SELECT id FROM messages WHERE folder >= ? COLLATE NOCASE"
+                    " AND folder < ? COLLATE NOCASE)")
+        return "(+m.folder >= ? COLLATE NOCASE AND +m.folder < ? COLLATE NOCASE)"
     if f.name == "tag":
         if _ID_RANGE.get() is not None or _DB.get() is None or not _TAG_PLANS.get():
             # Not planning (counts), or a tag walk's fallback: drive from the tag index.
