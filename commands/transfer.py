@@ -150,6 +150,9 @@ def export_cmd(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1,
                                      help="Only the newest N matching messages."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    by_folder: bool = typer.Option(False, "--folders",
+                                   help="maildir: one maildir a folder (INBOX at DIR, "
+                                        "Sent at DIR/Sent), as import reads back."),
 ) -> None:
     """Export messages (all, or those matching QUERY) as .eml files, a maildir or an mbox.
 
@@ -163,6 +166,7 @@ def export_cmd(
       mailops export invoice --to ./Maildir --format maildir
       mailops export --to all.mbox --format mbox --json
       mailops export --limit 10 --to ./latest            # the 10 newest
+      mailops export --to ./backup --format maildir --folders
     """
     from mailops.errors import UsageError
     from mailops.exporter import ExportFormat, export, select_ids
@@ -177,7 +181,7 @@ def export_cmd(
             bar.update(result.exported)
 
         try:
-            result = export(store, to, fmt, ids=ids, progress=progress)
+            result = export(store, to, fmt, ids=ids, progress=progress, by_folder=by_folder)
         finally:
             bar.close()
     if as_json:

@@ -123,28 +123,48 @@ def _export_eml(store: Store, ids: list[int], target: Path, result: ExportResult
             progress(result)
 
 
+def folder_dir(target: Path, folder: str) -> Path:
+    """Where a folder's maildir goes in an export by folder: INBOX is `target`
+    itself, another folder the directories its name spells below it (work/projects),
+    as `mailops import` reads such a tree back. A name part no directory may safely
+    have (empty, . or .., hidden, cur/new/tmp, a first Maildir, which import takes
+    for ~/Maildir) gets a leading _, so nothing is written outside `target`."""
+    if folder.lower() == "inbox":
+        return target
+    parts = folder.split("/")
+    for i, part in enumerate(parts):
+        if (part in ("", ".", "..") or part.startswith(".")
+                or part.lower() in ("cur", "new", "tmp") or (i == 0 and part.lower() == "maildir")):
+            parts[i] = "_" + part
+    return target.joinpath(*parts)
+
+
 def _export_maildir(store: Store, ids: list[int], target: Path, result: ExportResult,
-                    progress: Progress | None) -> None:
-    _directory(target)
-    for sub in ("cur", "new", "tmp"):
-        _directory(target / sub)
+                    progress: Progress | None, by_folder: bool = False) -> None:
+    made: set[Path] = set()
     host = _hostname()
     counter = 0
     for row, data in _messages(store, ids):
+        box = folder_dir(target, row["folder"]) if by_folder else target
+        if box not in made:
+            _directory(box)
+            for sub in ("cur", "new", "tmp"):
+                _directory(box / sub)
+            made.add(box)
         counter += 1
         name = _maildir_name(row, counter, host)
-        while (target / "cur" / name).exists():  # an earlier export with a reused pid
+        while (box / "cur" / name).exists():  # an earlier export with a reused pid
             counter += 1
             name = _maildir_name(row, counter, host)
         # Maildir delivery: write under tmp/, then rename into cur/ (atomic).
-        tmp = target / "tmp" / name.split(":", 1)[0]
+        tmp = box / "tmp" / name.split(":", 1)[0]
         try:
             tmp.write_bytes(data)
             os.utime(tmp, (row["received_at"],) * 2)
-            os.replace(tmp, target / "cur" / name)
+            os.replace(tmp, box / "cur" / name)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"cannot write into {target}: {exc.strerror}") from None
+            raise StoreError(f"cannot write into {box}: {exc.strerror}") from None
         result.exported += 1
         result.bytes += len(data)
         if progress is not None:
@@ -196,19 +216,26 @@ def _export_mbox(store: Store, ids: list[int], target: Path, result: ExportResul
 
 def export(store: Store, target: str | os.PathLike[str], fmt: ExportFormat | str, *,
            query: str | None = None, limit: int | None = None, ids: list[int] | None = None,
-           progress: Progress | None = None) -> ExportResult:
+           progress: Progress | None = None, by_folder: bool = False) -> ExportResult:
     """Write the selected messages to `target` in format `fmt`; returns the counts.
 
     eml: DIR/<id>.eml (an existing file of that name is replaced). maildir: DIR
-    with cur/new/tmp, messages in cur/. mbox: one file, appended to if it exists.
-    `ids` (from `select_ids`) overrides `query` and `limit`.
+    with cur/new/tmp, messages in cur/; with `by_folder`, one maildir a folder
+    (`folder_dir`), which an import reads back into the same folders. mbox: one
+    file, appended to if it exists. `ids` (from `select_ids`) overrides `query`
+    and `limit`.
     """
     fmt = ExportFormat(fmt)
+    if by_folder and fmt is not ExportFormat.maildir:
+        raise UsageError("exporting by folder needs --format maildir")
     path = Path(target)
     if ids is None:
         ids = select_ids(store, query, limit)
     result = ExportResult(fmt.value, str(path))
-    writers = {ExportFormat.eml: _export_eml, ExportFormat.maildir: _export_maildir,
-               ExportFormat.mbox: _export_mbox}
-    writers[fmt](store, ids, path, result, progress)
+    if fmt is ExportFormat.maildir:
+        _export_maildir(store, ids, path, result, progress, by_folder)
+    elif fmt is ExportFormat.eml:
+        _export_eml(store, ids, path, result, progress)
+    else:
+        _export_mbox(store, ids, path, result, progress)
     return result

@@ -10,11 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Cli
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailops.exporter import export as export_to
+from mailops.exporter import folder_dir
 from mailops.importer import ImportResult, plan, run_import
 from mailops.store import Store
 
@@ -295,6 +297,16 @@ def test_maildir_folders_and_flags_and_mbox_status_are_imported(cli: Cli,
     flags = {subject: (state[1], state[2]) for subject, state in _state(listing(again)).items()}
     assert flags == {subject: (state[1], state[2])
                      for subject, state in _state(listing(cli)).items()}
+    # By folder: one maildir a folder, which an import reads back into the same folders.
+    tree_out = tmp_path / "by-folder"
+    cli.ok("export", "--to", str(tree_out), "--format", "maildir", "--folders")
+    assert (tree_out / "cur").is_dir() and (tree_out / "Local Folders" / "Archives" / "2023"
+                                            / "cur").is_dir()
+    third = Cli(tmp_path / "home3")
+    third.ok("import", str(tree_out))
+    assert _state(listing(third)) == _state(listing(cli))
+    bad = cli("export", "--to", str(tmp_path / "x.mbox"), "--format", "mbox", "--folders")
+    assert bad.code == 2 and "exporting by folder needs --format maildir" in bad.err
 
 
 def test_export_eml_and_maildir_roundtrip_byte_for_byte(cli: Cli, tmp_path: Path) -> None:
@@ -514,3 +526,16 @@ def test_export_then_import_gives_identical_bytes(tmp_path: Path, raws: list[byt
             assert (back.imported, back.failed) == (len(expected), 0), name
             got = {r["sha256"]: again.raw(r["id"]) for r in again.list(limit=100)}
         assert got == expected, name
+
+
+@pytest.mark.parametrize("folder,where", [
+    ("INBOX", "."), ("inbox", "."), ("Sent", "Sent"), ("work/projects", "work/projects"),
+    ("../escape", "_../escape"), ("/abs", "_/abs"), ("a//b", "a/_/b"), (".hidden", "_.hidden"),
+    ("x/cur", "x/_cur"), ("Maildir/x", "_Maildir/x"), ("x/Maildir", "x/Maildir"),
+])
+def test_export_by_folder_stays_inside_the_target(tmp_path: Path, folder: str,
+                                                  where: str) -> None:
+    target = tmp_path / "out"
+    placed = folder_dir(target, folder)
+    assert placed == (target / where if where != "." else target)
+    assert placed.resolve().is_relative_to(target.resolve())
