@@ -158,10 +158,10 @@ def _classify(path: Path) -> str | None:
     writes NAME.eml, which must import as the same one message), "eml" (one
     message: named .eml, empty, or starting with a header field) or None (not mail:
     a PDF, a picture, notes beside the mail)."""
+    if path.suffix.lower() == ".eml":
+        return "eml"  # not opened here: read once, when imported
     with open(path, "rb") as fh:
         first = fh.readline(1000)
-    if path.suffix.lower() == ".eml":
-        return "eml"
     if _FROM_LINE.match(first):
         return "mbox"
     if not first or _MAIL_START.match(first):

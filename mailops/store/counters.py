@@ -22,11 +22,7 @@ def from_counters(db: sqlite3.Connection, node: Node | None) -> int | None:
     folders (`folder:INBOX`, `-folder:Trash`) or is one tag, each maybe with
     `is:unread` (`node` None: every message); None for any other query (then count
     the rows)."""
-    parts: list[Node] = []
-    if node is not None:
-        node = flatten(node)
-        parts = list(node.children) if isinstance(node, And) else [node]
-    column = "unread" if any(_is_unread(p) for p in parts) else "total"
+    parts, column = _conjuncts(node)
     rest = [p for p in parts if not _is_unread(p)]
     folders = [v for p in rest if (v := _folder(p)) is not None]
     not_folders = [v for p in rest if isinstance(p, Not) and (v := _folder(p.child)) is not None]
@@ -36,8 +32,7 @@ def from_counters(db: sqlite3.Connection, node: Node | None) -> int | None:
     if tags:
         if len(rest) > 1:
             return None
-        return _sum(db, f"SELECT sum({column}) FROM tag_counts WHERE tag = ? COLLATE NOCASE",
-                    tags)
+        return _tag_count(db, tags[0], column)
     # As the rows' conditions: a message's folder equals each folder and none of the others.
     conds = (["folder = ? COLLATE NOCASE"] * len(folders)
              + ["folder != ? COLLATE NOCASE"] * len(not_folders))
@@ -51,21 +46,31 @@ def known_empty(db: sqlite3.Connection, node: Node | None) -> bool:
     `tag:work is:unread` after reading them all. Never wrong, as the counters are
     exact and the conjunction matches a subset of each conjunct; a few counter rows
     instead of walking every tagged message (50 ms for a tag of 50,000)."""
-    if node is None:
-        return False
-    node = flatten(node)
-    parts = list(node.children) if isinstance(node, And) else [node]
-    column = "unread" if any(_is_unread(p) for p in parts) else "total"
+    parts, column = _conjuncts(node)
     for part in parts:
         if (folder := _folder(part)) is not None:
             sql = f"SELECT sum({column}) FROM folder_counts WHERE folder = ? COLLATE NOCASE"
             if _sum(db, sql, [folder]) == 0:
                 return True
-        elif isinstance(part, Filter) and part.name == "tag":
-            sql = f"SELECT sum({column}) FROM tag_counts WHERE tag = ? COLLATE NOCASE"
-            if _sum(db, sql, [part.value]) == 0:
-                return True
+        elif (isinstance(part, Filter) and part.name == "tag"
+              and _tag_count(db, part.value, column) == 0):
+            return True
     return False
+
+
+def _conjuncts(node: Node | None) -> tuple[list[Node], str]:
+    """A query's conjuncts (none for every message), and the counter column that
+    counts them: unread when one of them is `is:unread`, else total."""
+    parts: list[Node] = []
+    if node is not None:
+        node = flatten(node)
+        parts = list(node.children) if isinstance(node, And) else [node]
+    return parts, "unread" if any(_is_unread(p) for p in parts) else "total"
+
+
+def _tag_count(db: sqlite3.Connection, tag: str, column: str) -> int:
+    return _sum(db, f"SELECT sum({column}) FROM tag_counts WHERE tag = ? COLLATE NOCASE",
+                [tag])
 
 
 def _folder(node: Node) -> str | None:

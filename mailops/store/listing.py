@@ -232,10 +232,10 @@ def count(store: Store, query: str | Node | None = None, *, sort: str = "date",
     threads = _sort(sort).threads
     node = as_node(query, now)
     try:
-        if known_empty(store.db, node):
-            return 0
         # A folder, All mail, a tag: from the counters (mailops.store.counters).
         counted = None if threads else from_counters(store.db, node)
+        if counted is None and known_empty(store.db, node):
+            counted = 0
     except sqlite3.Error as exc:
         raise StoreError(f"listing failed: {exc}") from None
     if counted is not None:
